@@ -1,0 +1,76 @@
+"""create_app(settings): the Starlette application, its routes, middleware and lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aioredis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from queue_services_server import errors
+from queue_services_server.auth import AdminKeyMiddleware
+from queue_services_server.openapi import build_openapi
+from queue_services_server.request_id import RequestIdMiddleware
+from queue_services_server.routes import health, jobs, schedule
+from queue_services_server.routes._context import json_response
+from queue_services_server.settings import Settings
+from queue_services_server.store.connection import connect
+from queue_services_server.store.jobs import JobStore
+from queue_services_server.store.keys import KeySpace
+
+logger = logging.getLogger("queue_services_server")
+
+
+def create_app(settings: Settings, *, redis: aioredis.Redis | None = None) -> Starlette:
+    """Build the API application.
+
+    Args:
+        settings: the configuration; `settings.redis_url` is used unless `redis` is given.
+        redis: an existing client to use instead (the caller then closes it).
+
+    Raises:
+        ValueError: if neither `redis` nor `settings.redis_url` is given.
+    """
+    if redis is None and not settings.redis_url:
+        raise ValueError("set REDIS_URL (or run `queue-services dev`, which starts its own Redis)")
+    openapi = build_openapi(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        client = redis if redis is not None else connect(settings.redis_url or "")
+        if settings.admin_key is None:
+            logger.warning(
+                "QUEUE_SERVICES_ADMIN_KEY is not set: the API is open to anyone who can reach it"
+            )
+        try:
+            yield {"settings": settings, "store": JobStore(client, KeySpace(settings.redis_prefix))}
+        finally:
+            if redis is None:
+                await client.aclose()
+
+    async def openapi_json(request: Request) -> Response:
+        return json_response(openapi)
+
+    middleware = [Middleware(RequestIdMiddleware)]
+    if settings.admin_key is not None:
+        middleware.append(
+            Middleware(AdminKeyMiddleware, admin_key=settings.admin_key.get_secret_value())
+        )
+    return Starlette(
+        routes=[
+            *schedule.routes(),
+            *jobs.routes(),
+            *health.routes(),
+            Route("/openapi.json", openapi_json, methods=["GET"]),
+        ],
+        middleware=middleware,
+        exception_handlers=errors.exception_handlers(),
+        lifespan=lifespan,
+    )

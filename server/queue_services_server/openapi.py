@@ -1,0 +1,202 @@
+"""The OpenAPI 3.1 document of the API, built from the schema models (served at /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
+
+from queue_services_server import schemas
+from queue_services_server.routes.jobs import ListQuery
+from queue_services_server.settings import Settings
+
+_REF = "#/components/schemas/{model}"
+
+
+class BulkSmsRequest(BaseModel):
+    """Body of ``POST /api/schedule-sms/bulk``."""
+
+    messages: list[schemas.SmsMessage] = Field(min_length=1)
+
+
+class BulkEmailRequest(BaseModel):
+    """Body of ``POST /api/schedule-email/bulk``."""
+
+    messages: list[schemas.EmailMessage] = Field(min_length=1)
+
+
+_REQUESTS: list[type[BaseModel]] = [
+    schemas.SmsMessage,
+    schemas.EmailMessage,
+    BulkSmsRequest,
+    BulkEmailRequest,
+]
+_ANSWERS: list[type[BaseModel]] = [
+    schemas.ScheduleAnswer,
+    schemas.BulkAnswer,
+    schemas.JobAnswer,
+    schemas.JobListAnswer,
+    schemas.CancelAnswer,
+    schemas.ErrorAnswer,
+    schemas.HealthAnswer,
+    schemas.ReadyAnswer,
+]
+
+_ERROR_STATUSES = {
+    "400": "The body is not a JSON object.",
+    "401": "The API key is missing or wrong.",
+    "404": "No such job.",
+    "409": "Not cancellable, or an Idempotency-Key reused with another body.",
+    "413": "The body is too large.",
+    "415": "The body is not application/json.",
+    "422": "A field is missing, of the wrong type or out of range.",
+    "503": "Redis is unavailable; retry after Retry-After seconds.",
+}
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _errors(*statuses: str) -> dict[str, Any]:
+    return {status: _json(schemas.ErrorAnswer, _ERROR_STATUSES[status]) for status in statuses}
+
+
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes the request safe to retry: the same key and body return the first job.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
+}
+_JOB_ID = {"name": "jobId", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _schedule(model: type[BaseModel], summary: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": [_IDEMPOTENCY_KEY],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(model)}},
+            },
+            "responses": {
+                "201": _json(schemas.ScheduleAnswer, "Scheduled."),
+                "200": _json(schemas.ScheduleAnswer, "An earlier job with this Idempotency-Key."),
+                **_errors("400", "401", "409", "413", "415", "422", "503"),
+            },
+            "security": [{"bearer": []}, {}],
+        }
+    }
+
+
+def _bulk(model: type[BaseModel], summary: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": [_IDEMPOTENCY_KEY],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(model)}},
+            },
+            "responses": {
+                "200": _json(schemas.BulkAnswer, "One result per message, in order."),
+                **_errors("400", "401", "413", "415", "422", "503"),
+            },
+            "security": [{"bearer": []}, {}],
+        }
+    }
+
+
+def _list_parameters() -> list[dict[str, Any]]:
+    schema = ListQuery.model_json_schema(by_alias=True)
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema["properties"].items()
+    ]
+
+
+def build_openapi(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI document, with the limits of `settings` written into the schemas."""
+    _, requests = models_json_schema(
+        [(model, "validation") for model in _REQUESTS], ref_template=_REF
+    )
+    _, answers = models_json_schema(
+        [(model, "serialization") for model in _ANSWERS], ref_template=_REF
+    )
+    components = {**requests.get("$defs", {}), **answers.get("$defs", {})}
+    for name in ("SmsMessage", "EmailMessage"):
+        delay = components[name]["properties"]["delay"]
+        delay["anyOf"][0].update({"minimum": 0, "maximum": settings.max_delay_ms})
+    paths = {
+        "/api/schedule-sms": _schedule(schemas.SmsMessage, "Schedule an SMS"),
+        "/api/schedule-email": _schedule(schemas.EmailMessage, "Schedule an email"),
+        "/api/schedule-sms/bulk": _bulk(BulkSmsRequest, "Schedule many SMS"),
+        "/api/schedule-email/bulk": _bulk(BulkEmailRequest, "Schedule many emails"),
+        "/api/jobs": {
+            "get": {
+                "summary": "List a workspace's jobs, newest first",
+                "parameters": _list_parameters(),
+                "responses": {
+                    "200": _json(schemas.JobListAnswer, "A page of jobs."),
+                    **_errors("401", "422", "503"),
+                },
+                "security": [{"bearer": []}, {}],
+            }
+        },
+        "/api/jobs/{jobId}": {
+            "get": {
+                "summary": "Get a job",
+                "parameters": [_JOB_ID],
+                "responses": {
+                    "200": _json(schemas.JobAnswer, "The job."),
+                    **_errors("401", "404", "503"),
+                },
+                "security": [{"bearer": []}, {}],
+            },
+            "delete": {
+                "summary": "Cancel a job not yet taken for sending",
+                "parameters": [_JOB_ID],
+                "responses": {
+                    "200": _json(schemas.CancelAnswer, "Cancelled (or already cancelled)."),
+                    **_errors("401", "404", "409", "503"),
+                },
+                "security": [{"bearer": []}, {}],
+            },
+        },
+        "/health": {
+            "get": {
+                "summary": "Liveness",
+                "responses": {"200": _json(schemas.HealthAnswer, "The process serves.")},
+            }
+        },
+        "/ready": {
+            "get": {
+                "summary": "Readiness: Redis reachable",
+                "responses": {
+                    "200": _json(schemas.ReadyAnswer, "Ready."),
+                    "503": _json(schemas.ReadyAnswer, "Redis is unavailable."),
+                },
+            }
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "queue-services",
+            "version": "0.1.0",
+            "description": "Schedule SMS and email; see docs/http-api.md.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

@@ -1,0 +1,31 @@
+"""What every route needs from the app: the settings and the job store (from the lifespan state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
+
+from queue_services_server.settings import Settings
+from queue_services_server.store.jobs import JobStore
+
+
+def settings_of(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.state.settings
+    return settings
+
+
+def store_of(request: Request) -> JobStore:
+    """The app's job store."""
+    store: JobStore = request.state.store
+    return store
+
+
+def json_response(answer: BaseModel | dict[str, Any], status_code: int = 200) -> Response:
+    """A JSON answer from a schema model (by alias, instants as ISO 8601 ms) or a plain dict."""
+    data = answer.model_dump(mode="json") if isinstance(answer, BaseModel) else answer
+    return Response(orjson.dumps(data), status_code, media_type="application/json")

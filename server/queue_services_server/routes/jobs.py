@@ -1,0 +1,125 @@
+"""Jobs: ``GET /api/jobs/{jobId}``, ``DELETE /api/jobs/{jobId}`` (cancel) and ``GET /api/jobs``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from queue_services_server import intake
+from queue_services_server.errors import NotCancellableError, NotFoundError, ValidationFailedError
+from queue_services_server.routes._context import json_response, store_of
+from queue_services_server.schemas import (
+    CancelAnswer,
+    Channel,
+    Identifier,
+    JobAnswer,
+    JobListAnswer,
+    Status,
+    from_ms,
+)
+from queue_services_server.store.ids import JOB_ID_LENGTH
+from queue_services_server.store.jobs import CancelOutcome, Cursor
+from queue_services_server.store.records import JobRecord
+
+#: Longest job id looked up; anything longer cannot be one of ours and is a plain 404.
+_MAX_JOB_ID = JOB_ID_LENGTH * 2
+
+
+def job_answer(record: JobRecord) -> JobAnswer:
+    """A record as the API shows it."""
+    return JobAnswer(
+        jobId=record.id,
+        channel=record.channel,  # type: ignore[arg-type]
+        status=record.status,  # type: ignore[arg-type]
+        workspaceId=record.workspace_id,
+        contactId=record.contact_id,
+        priority=record.priority,  # type: ignore[arg-type]
+        scheduledFor=from_ms(record.scheduled_for),
+        createdAt=from_ms(record.created_at),
+        updatedAt=from_ms(record.updated_at),
+        attempts=record.attempts,
+        lastError=record.last_error,
+        sentAt=from_ms(record.sent_at) if record.sent_at is not None else None,
+        providerMessageId=record.provider_message_id,
+        payload=record.payload,
+        metadata=record.metadata,
+    )
+
+
+def _job_id(request: Request) -> str:
+    job_id: str = request.path_params["job_id"]
+    if not job_id or len(job_id) > _MAX_JOB_ID:
+        raise NotFoundError(f"no job {job_id[:_MAX_JOB_ID]!r}")
+    return job_id
+
+
+async def get_job(request: Request) -> Response:
+    """The job with this id, or 404."""
+    job_id = _job_id(request)
+    record = await store_of(request).get(job_id)
+    if record is None:
+        raise NotFoundError(f"no job {job_id!r}")
+    return json_response(job_answer(record))
+
+
+async def cancel_job(request: Request) -> Response:
+    """Cancel a job not yet taken for sending: 200, 404, or 409 once it is being sent."""
+    job_id = _job_id(request)
+    outcome, record = await store_of(request).cancel(job_id, intake.now_ms())
+    if outcome is CancelOutcome.NOT_FOUND or record is None:
+        raise NotFoundError(f"no job {job_id!r}")
+    if outcome is CancelOutcome.NOT_CANCELLABLE:
+        raise NotCancellableError(
+            f"job {job_id!r} is {record.status} and can no longer be cancelled"
+        )
+    return json_response(CancelAnswer(jobId=record.id))
+
+
+class ListQuery(BaseModel):
+    """Query parameters of ``GET /api/jobs``."""
+
+    # Unknown query parameters are ignored (cache busters and the like), unlike unknown body fields.
+    model_config = ConfigDict(extra="ignore", populate_by_name=False)
+
+    workspace_id: Identifier = Field(alias="workspaceId")
+    status: Status | None = None
+    channel: Channel | None = None
+    limit: int = Field(default=50, ge=1, le=500)
+    cursor: str | None = Field(default=None, max_length=200)
+
+
+async def list_jobs(request: Request) -> Response:
+    """One page of a workspace's jobs, newest first."""
+    params: dict[str, Any] = dict(request.query_params)
+    try:
+        query = ListQuery.model_validate(params)
+        cursor = Cursor.decode(query.cursor) if query.cursor else None
+    except ValidationError as exc:
+        raise ValidationFailedError.from_pydantic(exc) from exc
+    except ValueError as exc:
+        raise ValidationFailedError(f"cursor: {exc}", field="cursor") from exc
+    records, next_cursor = await store_of(request).list_workspace_jobs(
+        query.workspace_id,
+        limit=query.limit,
+        status=query.status,
+        channel=query.channel,
+        cursor=cursor,
+    )
+    answer = JobListAnswer(
+        jobs=[job_answer(record) for record in records],
+        nextCursor=next_cursor.encode() if next_cursor else None,
+    )
+    return json_response(answer)
+
+
+def routes() -> list[Route]:
+    """The job routes."""
+    return [
+        Route("/api/jobs", list_jobs, methods=["GET"]),
+        Route("/api/jobs/{job_id:str}", get_job, methods=["GET"]),
+        Route("/api/jobs/{job_id:str}", cancel_job, methods=["DELETE"]),
+    ]

@@ -1,0 +1,346 @@
+"""Schemas of the HTTP API: the bodies it accepts and the answers it gives (pydantic models).
+
+Request models are strict (a number sent as a string is an error, not a guess) and reject unknown
+fields: a misspelt ``delayMs`` silently ignored would send a campaign message at once. Limits that
+depend on settings or on the current time are checked with the validation context
+(`ValidationContext`), so every problem comes back as one list of field errors.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypedDict
+
+import orjson
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+#: E.164: a plus sign, then 2 to 15 digits, the first not zero. Format only: whether a number is
+#: in service is the provider's business, and the seeds' own example (+1234567890) must pass.
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+
+#: Workspace and contact ids: they end up in Redis key names and in logs, so a safe alphabet.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}")
+
+#: Longest SMS text accepted, in characters (10 concatenated segments of 160).
+MAX_SMS_CHARS = 1600
+
+#: Longest subject line: RFC 5322's limit for one header line.
+MAX_SUBJECT_CHARS = 998
+
+#: Deepest nesting accepted in `metadata`.
+MAX_METADATA_DEPTH = 8
+
+
+class ValidationContext(TypedDict):
+    """What validation needs beyond the body: the clock and the configured limits."""
+
+    now_ms: int
+    max_delay_ms: int
+    max_metadata_bytes: int
+
+
+def _context(info: ValidationInfo) -> ValidationContext:
+    if not isinstance(info.context, dict):
+        raise RuntimeError("validate messages with context=ValidationContext(...)")
+    context: ValidationContext = info.context  # type: ignore[assignment]
+    return context
+
+
+def _phone_number(value: str) -> str:
+    if not _E164.fullmatch(value):
+        raise ValueError("must be an E.164 number such as +14155550123")
+    return value
+
+
+def _identifier(value: str) -> str:
+    if not _IDENTIFIER.fullmatch(value):
+        raise ValueError(
+            "must be 1 to 128 characters of letters, digits and . _ : @ + -, "
+            "starting with a letter or digit"
+        )
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _single_line(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("must not contain line breaks")
+    return value
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
+
+
+def _iso_ms(value: datetime) -> str:
+    return (
+        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    )
+
+
+#: An instant as the seeds write it: ISO 8601, UTC, milliseconds (2025-03-22T10:15:30.123Z).
+Instant = Annotated[
+    datetime,
+    PlainSerializer(_iso_ms, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
+
+PhoneNumber = Annotated[str, AfterValidator(_phone_number)]
+Identifier = Annotated[str, AfterValidator(_identifier)]
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
+Priority = Literal["high", "normal", "low"]
+Channel = Literal["sms", "email"]
+Status = Literal["SCHEDULED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
+
+
+class _Message(BaseModel):
+    """Fields shared by SMS and email bodies."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+    workspace_id: Identifier = Field(alias="workspaceId")
+    contact_id: Identifier | None = Field(default=None, alias="contactId")
+    delay: Annotated[float, Field(allow_inf_nan=False)] | None = Field(
+        default=None, description="Milliseconds from now; 0 or absent means now."
+    )
+    send_at: Annotated[AwareDatetime, Field(strict=False)] | None = Field(
+        default=None,
+        alias="sendAt",
+        description="An ISO 8601 date-time with a UTC offset; not together with delay.",
+    )
+    priority: Priority = "normal"
+    metadata: dict[str, Any] | None = None
+
+    @field_validator("delay")
+    @classmethod
+    def _delay_in_range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return None
+        if value < 0:
+            raise ValueError("must be 0 or more (milliseconds from now)")
+        limit = _context(info)["max_delay_ms"]
+        if value > limit:
+            raise ValueError(f"must be at most {limit} ms ({limit // 86_400_000} days)")
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_bounded(
+        cls, value: dict[str, Any] | None, info: ValidationInfo
+    ) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        limit = _context(info)["max_metadata_bytes"]
+        size = len(orjson.dumps(value))
+        if size > limit:
+            raise ValueError(f"must be at most {limit} bytes as JSON (it is {size})")
+        if _depth(value) > MAX_METADATA_DEPTH:
+            raise ValueError(f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
+        return value
+
+    @model_validator(mode="after")
+    def _one_time_only(self, info: ValidationInfo) -> _Message:
+        if self.delay is not None and self.send_at is not None:
+            raise ValueError("give either delay or sendAt, not both")
+        if self.send_at is not None:
+            context = _context(info)
+            ahead_ms = self.send_at.timestamp() * 1000 - context["now_ms"]
+            if ahead_ms > context["max_delay_ms"]:
+                days = context["max_delay_ms"] // 86_400_000
+                raise ValueError(f"sendAt must be at most {days} days ahead")
+        return self
+
+    def due_ms(self, now_ms: int) -> int:
+        """When the message is due, in ms since the epoch (never before `now_ms`)."""
+        if self.send_at is not None:
+            return max(now_ms, math.floor(self.send_at.timestamp() * 1000))
+        return now_ms + math.floor(self.delay or 0)
+
+
+class SmsMessage(_Message):
+    """Body of ``POST /api/schedule-sms`` (the seeds' body, plus optional extensions)."""
+
+    phone_number: PhoneNumber = Field(alias="phoneNumber")
+    message: Annotated[NonBlank, Field(max_length=MAX_SMS_CHARS)]
+
+    def payload(self) -> dict[str, Any]:
+        """What the provider will be handed, besides ids and metadata."""
+        return {"phoneNumber": self.phone_number, "message": self.message}
+
+
+class EmailMessage(_Message):
+    """Body of ``POST /api/schedule-email`` (the seeds' body, plus ``text``)."""
+
+    to: EmailStr
+    subject: Annotated[NonBlank, AfterValidator(_single_line), Field(max_length=MAX_SUBJECT_CHARS)]
+    html: NonBlank | None = None
+    text: NonBlank | None = None
+
+    @model_validator(mode="after")
+    def _has_body(self) -> EmailMessage:
+        if self.html is None and self.text is None:
+            raise ValueError("give html or text (or both)")
+        return self
+
+    def payload(self) -> dict[str, Any]:
+        """What the provider will be handed, besides ids and metadata."""
+        payload: dict[str, Any] = {"to": self.to, "subject": self.subject}
+        if self.html is not None:
+            payload["html"] = self.html
+        if self.text is not None:
+            payload["text"] = self.text
+        return payload
+
+
+class BulkRequest(BaseModel):
+    """Body of the bulk endpoints: the items are checked one by one, not here."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    messages: list[Any] = Field(min_length=1)
+
+
+# ---- answers ---------------------------------------------------------------------------------
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class FieldError(_Answer):
+    """One problem with one field."""
+
+    field: str
+    message: str
+    type: str
+
+
+class ErrorDetail(_Answer):
+    """What went wrong, in the ``error`` member of every error answer."""
+
+    code: str
+    message: str
+    field: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class ErrorAnswer(_Answer):
+    """Every 4xx and 5xx answer."""
+
+    success: Literal[False] = False
+    error: ErrorDetail
+    request_id: str | None = Field(default=None, alias="requestId")
+
+
+class ScheduleAnswer(_Answer):
+    """Answer of the scheduling endpoints."""
+
+    success: Literal[True] = True
+    job_id: str = Field(alias="jobId")
+    status: Status
+    channel: Channel
+    workspace_id: str = Field(alias="workspaceId")
+    scheduled_for: Instant = Field(alias="scheduledFor")
+    duplicate: bool = Field(
+        description="True when an Idempotency-Key matched an earlier job: nothing new was "
+        "scheduled."
+    )
+
+
+class BulkItemAnswer(_Answer):
+    """The result for one message of a bulk request."""
+
+    index: int
+    success: bool
+    job_id: str | None = Field(default=None, alias="jobId")
+    status: Status | None = None
+    scheduled_for: Instant | None = Field(default=None, alias="scheduledFor")
+    duplicate: bool | None = None
+    error: ErrorDetail | None = None
+
+
+class BulkAnswer(_Answer):
+    """Answer of the bulk endpoints: one result per message, in order."""
+
+    success: bool
+    total: int
+    accepted: int
+    rejected: int
+    results: list[BulkItemAnswer]
+
+
+class JobAnswer(_Answer):
+    """A job as ``GET /api/jobs/{jobId}`` shows it."""
+
+    job_id: str = Field(alias="jobId")
+    channel: Channel
+    status: Status
+    workspace_id: str = Field(alias="workspaceId")
+    contact_id: str | None = Field(alias="contactId")
+    priority: Priority
+    scheduled_for: Instant = Field(alias="scheduledFor")
+    created_at: Instant = Field(alias="createdAt")
+    updated_at: Instant = Field(alias="updatedAt")
+    attempts: int
+    last_error: str | None = Field(alias="lastError")
+    sent_at: Instant | None = Field(alias="sentAt")
+    provider_message_id: str | None = Field(alias="providerMessageId")
+    payload: dict[str, Any]
+    metadata: dict[str, Any]
+
+
+class JobListAnswer(_Answer):
+    """A page of ``GET /api/jobs``."""
+
+    jobs: list[JobAnswer]
+    next_cursor: str | None = Field(alias="nextCursor")
+
+
+class CancelAnswer(_Answer):
+    """Answer of ``DELETE /api/jobs/{jobId}``."""
+
+    success: Literal[True] = True
+    job_id: str = Field(alias="jobId")
+    status: Literal["CANCELLED"] = "CANCELLED"
+
+
+class HealthAnswer(_Answer):
+    """Answer of ``GET /health``."""
+
+    status: Literal["ok"] = "ok"
+
+
+class ReadyAnswer(_Answer):
+    """Answer of ``GET /ready``."""
+
+    status: Literal["ready", "unavailable"]
+    redis: str
+
+
+def from_ms(value_ms: int) -> datetime:
+    """An aware UTC datetime from ms since the epoch (exact: no float rounding)."""
+    seconds, millis = divmod(value_ms, 1000)
+    return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=millis * 1000)

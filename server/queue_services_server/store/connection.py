@@ -1,0 +1,47 @@
+"""The connection to Redis, and the one error that leaves the store when Redis is away."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+#: Seconds to wait for a connection or an answer before calling Redis unavailable. Short, so that
+#: the API answers 503 while Redis is away instead of hanging its clients.
+SOCKET_TIMEOUT_S = 5.0
+
+
+class StoreUnavailableError(Exception):
+    """Raised when Redis cannot be reached or cannot serve the request right now."""
+
+
+def connect(url: str) -> aioredis.Redis:
+    """A client for `url` (``redis://``, ``rediss://`` or ``unix://``); connects lazily."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        socket_connect_timeout=SOCKET_TIMEOUT_S,
+        health_check_interval=30,
+    )
+
+
+@contextmanager
+def translate_redis_errors() -> Iterator[None]:
+    """Turn the redis library's availability errors into `StoreUnavailableError`.
+
+    Only failures of reaching Redis are translated (connection refused or reset, timeouts, a
+    server still loading its data, a read-only replica); anything else is a bug and propagates.
+    """
+    try:
+        yield
+    except (
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        redis.exceptions.BusyLoadingError,
+        redis.exceptions.ReadOnlyError,
+        redis.exceptions.TryAgainError,
+        OSError,
+    ) as exc:
+        raise StoreUnavailableError(f"Redis is unavailable: {exc}") from exc

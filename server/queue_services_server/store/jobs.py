@@ -1,0 +1,191 @@
+"""JobStore: create, read, cancel and list jobs in Redis.
+
+Every state change is one Lua script (``store/scripts/``), so it is atomic against workers and
+other API processes. Redis errors do not leave this module except as `StoreUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as aioredis
+from queue_services_server.store.connection import translate_redis_errors
+from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.records import CHANNELS, JobRecord
+from redis.commands.core import AsyncScript
+
+#: Jobs per create_jobs.lua call. A bulk request is split into calls of this size, all sent in one
+#: pipeline: one round trip for the lot, while no single script holds Redis for more than a few ms.
+CREATE_CHUNK_SIZE = 500
+
+#: Most index entries one listing page examines when a filter is given. A page may come back
+#: short (with a cursor) rather than scan a large workspace whole.
+LIST_SCAN_BUDGET = 1000
+
+
+def _load_script(redis: aioredis.Redis, name: str) -> AsyncScript:
+    source = resources.files("queue_services_server.store").joinpath("scripts").joinpath(name).read_text()
+    return redis.register_script(source)
+
+
+class CreateOutcome(enum.Enum):
+    """What happened to one job handed to `JobStore.create`."""
+
+    CREATED = "created"
+    #: The job existed with the same digest: a retry of the same request.
+    DUPLICATE = "duplicate"
+    #: The job existed with another digest: an idempotency key reused for a different message.
+    CONFLICT = "conflict"
+
+
+class CancelOutcome(enum.Enum):
+    """What `JobStore.cancel` did."""
+
+    NOT_FOUND = 0
+    CANCELLED = 1
+    ALREADY_CANCELLED = 2
+    NOT_CANCELLABLE = 3
+
+
+@dataclass(frozen=True)
+class Created:
+    """The result for one job of `JobStore.create`: the outcome and the record as stored."""
+
+    outcome: CreateOutcome
+    record: JobRecord
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in a listing: the last job returned and its index score."""
+
+    score: int
+    job_id: str
+
+    def encode(self) -> str:
+        """The opaque string handed to clients as ``nextCursor``."""
+        return f"{self.score}:{self.job_id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """Parse a ``nextCursor`` string; raises ValueError if it is not one."""
+        score, sep, job_id = text.partition(":")
+        if not sep or not job_id or not score.isdigit() or len(job_id) > 64:
+            raise ValueError("not a cursor returned by this API")
+        return cls(int(score), job_id)
+
+
+class JobStore:
+    """The job records and their indexes in one Redis (see `store/keys.py` for the layout)."""
+
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._create_jobs = _load_script(redis, "create_jobs.lua")
+        self._cancel_job = _load_script(redis, "cancel_job.lua")
+        self._page_ids = _load_script(redis, "page_ids.lua")
+
+    async def ping(self) -> None:
+        """Check that Redis answers; raises `StoreUnavailableError` if not."""
+        with translate_redis_errors():
+            await self._redis.ping()
+
+    async def create(self, records: Sequence[JobRecord]) -> list[Created]:
+        """Store new jobs and schedule them; one result per record, in order.
+
+        A record whose id already exists is not written again: the stored one is returned as a
+        `DUPLICATE` (same digest) or `CONFLICT` (different digest).
+        """
+        if not records:
+            return []
+        with translate_redis_errors():
+            pipe = self._redis.pipeline(transaction=False)
+            for start in range(0, len(records), CREATE_CHUNK_SIZE):
+                chunk = records[start : start + CREATE_CHUNK_SIZE]
+                keys: list[str] = []
+                args: list[Any] = []
+                for record in chunk:
+                    keys += [
+                        self._keys.job(record.id),
+                        self._keys.schedule(record.channel),
+                        self._keys.workspace_jobs(record.workspace_id),
+                    ]
+                    args += [record.id, record.scheduled_for, record.created_at, record.to_json()]
+                await self._create_jobs(keys=keys, args=args, client=pipe)
+            replies = await pipe.execute()
+        results: list[Created] = []
+        answers = [answer for reply in replies for answer in reply]
+        for record, answer in zip(records, answers, strict=True):
+            if answer == 1:
+                results.append(Created(CreateOutcome.CREATED, record))
+                continue
+            existing = JobRecord.from_json(answer)
+            same = existing.digest == record.digest
+            outcome = CreateOutcome.DUPLICATE if same else CreateOutcome.CONFLICT
+            results.append(Created(outcome, existing))
+        return results
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """The job's record, or None if there is no such job."""
+        with translate_redis_errors():
+            raw = await self._redis.get(self._keys.job(job_id))
+        return None if raw is None else JobRecord.from_json(raw)
+
+    async def cancel(self, job_id: str, now_ms: int) -> tuple[CancelOutcome, JobRecord | None]:
+        """Cancel a job that is still SCHEDULED; returns what happened and the record after it."""
+        keys = [self._keys.job(job_id), *(self._keys.schedule(channel) for channel in CHANNELS)]
+        with translate_redis_errors():
+            outcome, raw = await self._cancel_job(keys=keys, args=[job_id, now_ms])
+        record = JobRecord.from_json(raw) if raw else None
+        return CancelOutcome(outcome), record
+
+    async def list_workspace_jobs(
+        self,
+        workspace_id: str,
+        *,
+        limit: int,
+        status: str | None = None,
+        channel: str | None = None,
+        cursor: Cursor | None = None,
+    ) -> tuple[list[JobRecord], Cursor | None]:
+        """One page of a workspace's jobs, newest first, and the cursor of the next page.
+
+        With a filter the page examines at most `LIST_SCAN_BUDGET` jobs and may hold fewer than
+        `limit`; the cursor is None only when the index is exhausted.
+        """
+        index = self._keys.workspace_jobs(workspace_id)
+        filtered = status is not None or channel is not None
+        found: list[JobRecord] = []
+        examined = 0
+        with translate_redis_errors():
+            while True:
+                want = min(LIST_SCAN_BUDGET - examined, 200) if filtered else limit - len(found)
+                after_id = cursor.job_id if cursor else ""
+                after_score = cursor.score if cursor else 0
+                flat = await self._page_ids(keys=[index], args=[after_id, after_score, want])
+                ids = [item.decode() for item in flat[::2]]
+                scores = [int(float(item)) for item in flat[1::2]]
+                if not ids:
+                    return found, None
+                raws = await self._redis.mget([self._keys.job(job_id) for job_id in ids])
+                for job_id, score, raw in zip(ids, scores, raws, strict=True):
+                    cursor = Cursor(score, job_id)
+                    examined += 1
+                    if raw is None:
+                        continue  # the record expired; its index entry is stale
+                    record = JobRecord.from_json(raw)
+                    if status is not None and record.status != status:
+                        continue
+                    if channel is not None and record.channel != channel:
+                        continue
+                    found.append(record)
+                    if len(found) == limit:
+                        return found, cursor
+                if len(ids) < want:
+                    return found, None
+                if examined >= LIST_SCAN_BUDGET:
+                    return found, cursor

@@ -1,0 +1,35 @@
+-- cancel_job.lua: cancel a job that has not been taken for sending.
+--
+-- KEYS[1]  {p}:job:{id}             string  the job record (status set to CANCELLED here)
+-- KEYS[2]  {p}:schedule:sms         zset    the SMS schedule (the job is removed from it)
+-- KEYS[3]  {p}:schedule:email       zset    the email schedule (likewise)
+-- ARGV[1]  job id
+-- ARGV[2]  now, ms since the epoch
+--
+-- Returns {outcome, record}: outcome 0 = no such job (record absent), 1 = cancelled now,
+-- 2 = was already cancelled, 3 = not cancellable (taken, sent or failed); record is the record
+-- as it stands after the call.
+--
+-- Only a SCHEDULED job is cancellable: a worker takes a job by switching it to PROCESSING in a
+-- script of its own, and Redis runs scripts one at a time, so cancel and take cannot both win.
+local raw = redis.call('GET', KEYS[1])
+if not raw then
+  return {0, false}
+end
+local job = cjson.decode(raw)
+if job.status == 'CANCELLED' then
+  return {2, raw}
+end
+if job.status ~= 'SCHEDULED' then
+  return {3, raw}
+end
+job.status = 'CANCELLED'
+job.updatedAt = tonumber(ARGV[2])
+if job.channel == 'sms' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+else
+  redis.call('ZREM', KEYS[3], ARGV[1])
+end
+raw = cjson.encode(job)
+redis.call('SET', KEYS[1], raw, 'KEEPTTL')
+return {1, raw}
