@@ -30,14 +30,14 @@ def valid_idempotency_key(key: str) -> bool:
     return bool(_IDEMPOTENCY_KEY.fullmatch(key))
 
 
-def digest(message: SmsMessage | EmailMessage) -> str:
+def digest(message: SmsMessage | EmailMessage, channel: str) -> str:
     """A fingerprint of what the client asked for, to tell a retry from a reused key.
 
-    Taken over the validated message in a canonical form, so that field order, explicit nulls and
-    absent fields do not make two identical requests look different.
+    Taken over the channel and the validated message in a canonical form, so that field order,
+    explicit nulls and absent fields do not make two identical requests look different.
     """
     canonical = orjson.dumps(
-        message.model_dump(mode="json", by_alias=True, exclude_none=True),
+        [channel, message.model_dump(mode="json", by_alias=True, exclude_none=True)],
         option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.sha256(canonical).hexdigest()[:16]
@@ -66,6 +66,6 @@ def new_record(
         created_at=now,
         updated_at=now,
         scheduled_for=message.due_ms(now),
-        digest=digest(message),
+        digest=digest(message, channel),
         body=orjson.dumps(body).decode(),
     )

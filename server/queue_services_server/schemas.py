@@ -25,7 +25,6 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
-    model_validator,
 )
 
 #: E.164: a plus sign, then 2 to 15 digits, the first not zero. Format only: whether a number is
@@ -161,17 +160,18 @@ class _Message(BaseModel):
             raise ValueError(f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
         return value
 
-    @model_validator(mode="after")
-    def _one_time_only(self, info: ValidationInfo) -> _Message:
-        if self.delay is not None and self.send_at is not None:
+    @field_validator("send_at")
+    @classmethod
+    def _send_at_in_range(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        if value is None:
+            return None
+        if info.data.get("delay") is not None:
             raise ValueError("give either delay or sendAt, not both")
-        if self.send_at is not None:
-            context = _context(info)
-            ahead_ms = self.send_at.timestamp() * 1000 - context["now_ms"]
-            if ahead_ms > context["max_delay_ms"]:
-                days = context["max_delay_ms"] // 86_400_000
-                raise ValueError(f"sendAt must be at most {days} days ahead")
-        return self
+        context = _context(info)
+        if value.timestamp() * 1000 - context["now_ms"] > context["max_delay_ms"]:
+            days = context["max_delay_ms"] // 86_400_000
+            raise ValueError(f"must be at most {days} days ahead")
+        return value
 
     def due_ms(self, now_ms: int) -> int:
         """When the message is due, in ms since the epoch (never before `now_ms`)."""
@@ -196,14 +196,16 @@ class EmailMessage(_Message):
 
     to: EmailStr
     subject: Annotated[NonBlank, AfterValidator(_single_line), Field(max_length=MAX_SUBJECT_CHARS)]
-    html: NonBlank | None = None
+    # `text` comes first so that the check on `html` (run even when html is absent) sees it.
     text: NonBlank | None = None
+    html: NonBlank | None = Field(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _has_body(self) -> EmailMessage:
-        if self.html is None and self.text is None:
+    @field_validator("html")
+    @classmethod
+    def _has_body(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("text") is None:
             raise ValueError("give html or text (or both)")
-        return self
+        return value
 
     def payload(self) -> dict[str, Any]:
         """What the provider will be handed, besides ids and metadata."""

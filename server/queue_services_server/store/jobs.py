@@ -13,10 +13,11 @@ from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+
 from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.records import CHANNELS, JobRecord
-from redis.commands.core import AsyncScript
 
 #: Jobs per create_jobs.lua call. A bulk request is split into calls of this size, all sent in one
 #: pipeline: one round trip for the lot, while no single script holds Redis for more than a few ms.
@@ -28,7 +29,12 @@ LIST_SCAN_BUDGET = 1000
 
 
 def _load_script(redis: aioredis.Redis, name: str) -> AsyncScript:
-    source = resources.files("queue_services_server.store").joinpath("scripts").joinpath(name).read_text()
+    source = (
+        resources.files("queue_services_server.store")
+        .joinpath("scripts")
+        .joinpath(name)
+        .read_text()
+    )
     return redis.register_script(source)
 
 

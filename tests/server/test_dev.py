@@ -1,0 +1,89 @@
+"""`queue-services dev` and `serve`, and the embedded redis-server behind them."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import redis as redis_lib
+from queue_services_server.cli import main
+from queue_services_server.dev import EmbeddedRedis, EmbeddedRedisError, free_port
+
+
+def test_embedded_redis_keeps_its_data_across_restarts(data_dir: Path) -> None:
+    # Given an embedded Redis that stored a key and was shut down
+    with EmbeddedRedis(data_dir) as server:
+        client = redis_lib.Redis.from_url(server.url)
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+        client.set("kept", "yes")
+        client.close()
+
+    # When a new one starts on the same folder, on another port
+    with EmbeddedRedis(data_dir) as server:
+        client = redis_lib.Redis.from_url(server.url)
+        # Then the key is there, replayed from the append-only file
+        assert client.get("kept") == b"yes"
+        client.close()
+    assert (data_dir / "appendonlydir").is_dir()
+
+
+def test_one_data_folder_serves_one_embedded_redis(data_dir: Path) -> None:
+    with EmbeddedRedis(data_dir), pytest.raises(EmbeddedRedisError, match="in use"):
+        EmbeddedRedis(data_dir).start()
+
+
+def test_serve_without_redis_url_explains_what_to_set(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve"]) == 2
+
+    assert "REDIS_URL" in capsys.readouterr().err
+
+
+def test_dev_serves_the_api_and_stops_redis_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    # Given `queue-services dev` started as a newcomer would, in an empty folder
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    command = [sys.executable, "-m", "queue_services_server.cli", "dev", "--port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        assert process.stdout is not None
+        banner = process.stdout.readline()
+        assert f"API on http://127.0.0.1:{port}" in banner, banner
+        redis_port = int(re.search(r"redis://127\.0\.0\.1:(\d+)", banner).group(1))  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{url}/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the API did not come up"
+            time.sleep(0.1)
+
+        # When a message is scheduled and Ctrl-C is pressed
+        body = {"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "ws-1"}
+        assert httpx.post(f"{url}/api/schedule-sms", json=body).status_code == 201
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    # Then it exits cleanly, Redis is gone, and the data is on disk in the local folder
+    assert process.returncode == 0, output
+    assert "Redis stopped" in output
+    with pytest.raises(redis_lib.ConnectionError):
+        redis_lib.Redis(port=redis_port, socket_connect_timeout=1).ping()
+    log = (tmp_path / ".queue-services" / "redis.log").read_text()
+    assert "ready to exit" in log.lower() or "bye bye" in log.lower()
+    assert list((tmp_path / ".queue-services" / "appendonlydir").glob("*.aof"))

@@ -1,0 +1,169 @@
+"""JobStore on a real Redis: creation in chunks, idempotent ids, cancel, listing cursors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import orjson
+import pytest
+import redis as redis_lib
+import redis.asyncio as aioredis
+from queue_services_server.dev import EmbeddedRedis
+from queue_services_server.store.ids import JOB_ID_LENGTH, job_id_for_key, new_job_id
+from queue_services_server.store.jobs import (
+    CREATE_CHUNK_SIZE,
+    CancelOutcome,
+    CreateOutcome,
+    Cursor,
+    JobStore,
+)
+from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.records import JobRecord
+
+NOW = 1_764_000_000_000
+
+
+@pytest.fixture
+async def store(redis_server: EmbeddedRedis, redis: redis_lib.Redis) -> AsyncIterator[JobStore]:
+    client = aioredis.Redis.from_url(redis_server.url)
+    yield JobStore(client, KeySpace("qs"))
+    await client.aclose()
+
+
+def record(
+    job_id: str, *, workspace: str = "ws-1", digest: str = "d1", created: int = NOW
+) -> JobRecord:
+    body = orjson.dumps(
+        {"payload": {"phoneNumber": "+14155550123", "message": "Hi"}, "metadata": {}}
+    )
+    return JobRecord(
+        id=job_id,
+        channel="sms",
+        workspace_id=workspace,
+        priority="normal",
+        status="SCHEDULED",
+        created_at=created,
+        updated_at=created,
+        scheduled_for=created + 60_000,
+        digest=digest,
+        body=body.decode(),
+    )
+
+
+async def test_create_stores_records_as_laid_out_in_keys_py(
+    store: JobStore, redis: redis_lib.Redis
+) -> None:
+    [created] = await store.create([record("job-1")])
+
+    keys = KeySpace("qs")
+    assert created.outcome is CreateOutcome.CREATED
+    assert JobRecord.from_json(redis.get(keys.job("job-1"))) == record("job-1")
+    assert redis.zscore(keys.schedule("sms"), "job-1") == NOW + 60_000
+    assert redis.zscore(keys.workspace_jobs("ws-1"), "job-1") == NOW
+    assert sorted(redis.keys("*")) == sorted(
+        k.encode() for k in (keys.job("job-1"), keys.schedule("sms"), keys.workspace_jobs("ws-1"))
+    )
+
+
+async def test_create_tells_duplicates_from_conflicts(store: JobStore) -> None:
+    await store.create([record("job-1", digest="same")])
+
+    again, other = await store.create(
+        [record("job-1", digest="same"), record("job-1", digest="different")]
+    )
+
+    assert again.outcome is CreateOutcome.DUPLICATE
+    assert other.outcome is CreateOutcome.CONFLICT
+    assert other.record.digest == "same"  # the stored job is reported, not the rejected one
+
+
+async def test_bulk_create_is_one_script_call_per_chunk(
+    store: JobStore, redis: redis_lib.Redis
+) -> None:
+    count = CREATE_CHUNK_SIZE * 2 + 203
+    redis.config_resetstat()
+
+    results = await store.create([record(f"job-{index}") for index in range(count)])
+
+    assert [result.record.id for result in results] == [f"job-{index}" for index in range(count)]
+    assert all(result.outcome is CreateOutcome.CREATED for result in results)
+    stats = redis.info("commandstats")
+    script_calls = sum(
+        stats.get(name, {}).get("calls", 0) for name in ("cmdstat_evalsha", "cmdstat_eval")
+    )
+    assert script_calls == 3
+    assert redis.zcard("qs:schedule:sms") == count
+
+
+async def test_cancel_outcomes(store: JobStore, redis: redis_lib.Redis) -> None:
+    await store.create([record("job-1"), record("job-2")])
+    processing = orjson.loads(redis.get("qs:job:job-2"))
+    processing["status"] = "PROCESSING"
+    redis.set("qs:job:job-2", orjson.dumps(processing))
+
+    first = await store.cancel("job-1", NOW + 5)
+    second = await store.cancel("job-1", NOW + 6)
+    taken = await store.cancel("job-2", NOW + 7)
+    missing = await store.cancel("job-3", NOW + 8)
+
+    assert first[0] is CancelOutcome.CANCELLED
+    assert first[1] is not None
+    assert first[1].updated_at == NOW + 5
+    assert second[0] is CancelOutcome.ALREADY_CANCELLED
+    assert taken[0] is CancelOutcome.NOT_CANCELLABLE
+    assert missing == (CancelOutcome.NOT_FOUND, None)
+    assert redis.zrange("qs:schedule:sms", 0, -1) == [b"job-2"]
+
+
+async def test_listing_continues_after_the_cursor_job_is_gone(
+    store: JobStore, redis: redis_lib.Redis
+) -> None:
+    await store.create([record(f"job-{index}", created=NOW + index) for index in range(6)])
+    page, cursor = await store.list_workspace_jobs("ws-1", limit=2)
+    assert [job.id for job in page] == ["job-5", "job-4"]
+    assert cursor == Cursor(NOW + 4, "job-4")
+
+    # When the cursor's job disappears (expired) before the next page is asked for
+    redis.zrem("qs:workspace:ws-1:jobs", "job-4")
+    page, cursor = await store.list_workspace_jobs("ws-1", limit=2, cursor=cursor)
+
+    # Then the listing goes on from its score
+    assert [job.id for job in page] == ["job-3", "job-2"]
+
+
+async def test_listing_skips_index_entries_whose_record_expired(
+    store: JobStore, redis: redis_lib.Redis
+) -> None:
+    await store.create([record(f"job-{index}", created=NOW + index) for index in range(3)])
+    redis.delete("qs:job:job-1")
+
+    page, cursor = await store.list_workspace_jobs("ws-1", limit=10)
+
+    assert [job.id for job in page] == ["job-2", "job-0"]
+    assert cursor is None
+
+
+def test_cursor_round_trips_and_rejects_garbage() -> None:
+    assert Cursor.decode(Cursor(NOW, "abc").encode()) == Cursor(NOW, "abc")
+    for text in ("", "abc", ":abc", "12:", "-1:abc", "x:abc"):
+        with pytest.raises(ValueError, match="cursor"):
+            Cursor.decode(text)
+
+
+def test_new_ids_are_fixed_length_and_sort_by_time() -> None:
+    ids = [new_job_id(NOW + step) for step in range(0, 5000, 7)]
+
+    assert all(len(job_id) == JOB_ID_LENGTH for job_id in ids)
+    assert ids == sorted(ids)
+    assert len({new_job_id(NOW) for _ in range(1000)}) == 1000
+
+
+def test_key_derived_ids_are_stable_and_scoped_to_the_workspace() -> None:
+    first = job_id_for_key("ws-1", "key-1")
+
+    assert first == job_id_for_key("ws-1", "key-1")
+    assert len(first) == JOB_ID_LENGTH
+    assert first != job_id_for_key("ws-2", "key-1")
+    assert first != job_id_for_key("ws-1", "key-2")
+    # The separator keeps ("ws-1", "2key") and ("ws-12", "key") apart.
+    assert job_id_for_key("ws-1", "2key") != job_id_for_key("ws-12", "key")
