@@ -13,6 +13,7 @@ import httpx
 import pytest
 import redis as redis_lib
 import uvicorn
+
 from queue_services_server.app import create_app
 from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.settings import Settings

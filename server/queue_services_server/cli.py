@@ -129,7 +129,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``queue-services`` console command."""
     args = _parser().parse_args(argv)
     try:
-        settings = _settings(args)
+        try:
+            settings = _settings(args)
+        except ValueError as exc:  # pydantic's ValidationError names the variable and the problem
+            print(f"queue-services: invalid setting: {exc}", file=sys.stderr)
+            return 2
         logging.basicConfig(
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import redis as redis_lib
+
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-
 from tests.conftest import running_server
 
 KEY = "test-admin-key-0123456789"

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis as redis_lib
+
 from queue_services_server.cli import main
 from queue_services_server.dev import EmbeddedRedis, EmbeddedRedisError, free_port
 
@@ -43,6 +44,16 @@ def test_serve_without_redis_url_explains_what_to_set(capsys: pytest.CaptureFixt
     assert main(["serve"]) == 2
 
     assert "REDIS_URL" in capsys.readouterr().err
+
+
+def test_a_bad_setting_stops_the_command_with_its_name(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QUEUE_SERVICES_PORT", "eighty")
+
+    assert main(["dev"]) == 2
+
+    assert "QUEUE_SERVICES_PORT" in capsys.readouterr().err
 
 
 def test_dev_serves_the_api_and_stops_redis_cleanly_on_ctrl_c(tmp_path: Path) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import httpx
+
 from queue_services_server.dev import free_port
 from queue_services_server.settings import Settings
-
 from tests.conftest import running_server
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import httpx
+from starlette.routing import Route
+
 from queue_services_server.app import create_app
 from queue_services_server.settings import Settings
-from starlette.routing import Route
 
 
 def test_openapi_documents_every_route_and_method(http: httpx.Client) -> None:

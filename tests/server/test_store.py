@@ -8,6 +8,7 @@ import orjson
 import pytest
 import redis as redis_lib
 import redis.asyncio as aioredis
+
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.store.ids import JOB_ID_LENGTH, job_id_for_key, new_job_id
 from queue_services_server.store.jobs import (
