@@ -1,0 +1,81 @@
+"""queue-services SDK: schedule SMS and email from Python app code.
+
+>>> from queue_services import QueueService
+>>> queue = QueueService(base_url="http://127.0.0.1:8000")  # doctest: +SKIP
+"""
+
+from queue_services._client import AsyncQueueService, QueueService
+from queue_services._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    InvalidSendTimeError,
+    NotFoundError,
+    PermissionDeniedError,
+    QueueServiceError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
+from queue_services._models import (
+    BulkItemResult,
+    BulkScheduleResult,
+    CancelResult,
+    Channel,
+    EmailMessage,
+    ErrorDetail,
+    FieldError,
+    Job,
+    JobList,
+    JobStatus,
+    Priority,
+    ScheduleResult,
+    SmsMessage,
+)
+from queue_services._version import __version__
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncQueueService",
+    "AuthenticationError",
+    "BadRequestError",
+    "BulkItemResult",
+    "BulkScheduleResult",
+    "CancelResult",
+    "Channel",
+    "ConflictError",
+    "EmailMessage",
+    "ErrorDetail",
+    "FieldError",
+    "InternalServerError",
+    "InvalidSendTimeError",
+    "Job",
+    "JobList",
+    "JobStatus",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "Priority",
+    "QueueService",
+    "QueueServiceError",
+    "RateLimitError",
+    "ScheduleResult",
+    "SmsMessage",
+    "UnprocessableEntityError",
+    "__version__",
+]
+
+import contextlib as _contextlib
+
+# Tracebacks and reprs read `queue_services.RateLimitError`, not the private module's name.
+for _name in __all__:
+    _value = globals()[_name]
+    if hasattr(_value, "__module__") and not isinstance(_value, str):
+        with _contextlib.suppress(AttributeError, TypeError):
+            _value.__module__ = "queue_services"

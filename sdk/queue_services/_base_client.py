@@ -1,0 +1,98 @@
+"""BaseClient: everything the two clients share, with no I/O.
+
+Configuration, building the HTTP request (headers, the Idempotency-Key), turning the answer into
+a model or a typed error, and the retry policy live here; `QueueService` and `AsyncQueueService`
+only send, sleep and close.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from queue_services import _config, _retries
+from queue_services._endpoints import Operation, ResultT
+from queue_services._exceptions import make_status_error
+from queue_services._version import __version__
+
+HttpClientT = TypeVar("HttpClientT", httpx.Client, httpx.AsyncClient)
+
+
+def _check_max_retries(max_retries: object) -> int:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ValueError(
+            f"max_retries must be a whole number >= 0 (0 turns retries off), not {max_retries!r}"
+        )
+    return max_retries
+
+
+class BaseClient(Generic[HttpClientT]):
+    """Configuration and request/response handling shared by the sync and async clients."""
+
+    _client: HttpClientT
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        timeout: float | httpx.Timeout,
+        max_retries: int,
+        default_headers: Mapping[str, str] | None,
+    ) -> None:
+        self.base_url = (
+            base_url or os.environ.get(_config.ENV_BASE_URL) or _config.DEFAULT_BASE_URL
+        ).rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get(_config.ENV_API_KEY)
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.max_retries = _check_max_retries(max_retries)
+        self._default_headers = dict(default_headers or {})
+
+    def _headers(self) -> dict[str, str]:
+        headers = {
+            "Accept": "application/json",
+            "User-Agent": f"queue-services-python/{__version__}",
+        }
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        headers.update(self._default_headers)
+        return headers
+
+    def _build_request(self, operation: Operation[Any]) -> httpx.Request:
+        """The request for `operation`, built once per call and sent unchanged on every retry:
+        that is what makes the Idempotency-Key the same on each attempt."""
+        headers = self._headers()
+        if operation.method == "POST":
+            headers["Idempotency-Key"] = operation.idempotency_key or f"qs-{uuid.uuid4().hex}"
+        return self._client.build_request(
+            operation.method,
+            self.base_url + operation.path,
+            json=operation.json,
+            params=operation.params,
+            headers=headers,
+            timeout=self.timeout,
+        )
+
+    def _process_response(self, operation: Operation[ResultT], response: httpx.Response) -> ResultT:
+        """The answer as its model, or the typed error for a 4xx/5xx."""
+        if response.is_success:
+            return operation.result.model_validate(response.json())
+        raise make_status_error(response, retry_after=_retries.parse_retry_after(response.headers))
+
+    def _retry_arguments(self, sleep: Any) -> dict[str, Any]:
+        return _retries.retry_arguments(self.max_retries, sleep)
+
+    def _options(self, **changes: Any) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "api_key": self.api_key,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+            "default_headers": self._default_headers,
+        }
+        options.update({name: value for name, value in changes.items() if value is not None})
+        return options

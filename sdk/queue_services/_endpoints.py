@@ -1,0 +1,216 @@
+"""One pure builder per API operation: what to send and what comes back, without sending it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel
+
+from queue_services._exceptions import InvalidSendTimeError
+from queue_services._models import (
+    BulkScheduleResult,
+    CancelResult,
+    Channel,
+    EmailMessage,
+    Job,
+    JobList,
+    JobStatus,
+    Priority,
+    ScheduleResult,
+    SmsMessage,
+)
+
+ResultT = TypeVar("ResultT", bound=BaseModel)
+
+#: A delay: milliseconds from now, or a timedelta.
+Delay = int | timedelta
+
+
+@dataclass(frozen=True)
+class Operation(Generic[ResultT]):
+    """A request to make and the model of its successful answer."""
+
+    method: str
+    path: str
+    result: type[ResultT]
+    json: Any = None
+    params: Mapping[str, str | int] | None = None
+    #: The caller's own Idempotency-Key; POSTs without one get a generated key.
+    idempotency_key: str | None = None
+
+
+def delay_ms(delay: Delay) -> int:
+    """A delay in whole milliseconds; raises InvalidSendTimeError if negative or not a delay."""
+    if isinstance(delay, timedelta):
+        milliseconds = delay // timedelta(milliseconds=1)
+    elif isinstance(delay, int) and not isinstance(delay, bool):
+        milliseconds = delay
+    else:
+        raise InvalidSendTimeError(
+            f"delay must be milliseconds (int) or a timedelta, not {type(delay).__name__}"
+        )
+    if milliseconds < 0:
+        raise InvalidSendTimeError(f"delay must not be negative (got {milliseconds} ms)")
+    return milliseconds
+
+
+def _timing(delay: Delay | None, send_at: datetime | None) -> dict[str, Any]:
+    if delay is not None and send_at is not None:
+        raise InvalidSendTimeError("give either delay or send_at, not both")
+    if send_at is not None:
+        if send_at.tzinfo is None or send_at.utcoffset() is None:
+            raise InvalidSendTimeError(
+                "send_at must be timezone-aware, "
+                "e.g. datetime(2027, 1, 15, 9, 30, tzinfo=ZoneInfo('Europe/Paris'))"
+            )
+        return {"sendAt": send_at.isoformat()}
+    if delay is not None:
+        return {"delay": delay_ms(delay)}
+    return {}
+
+
+def _common(
+    *,
+    workspace_id: str,
+    contact_id: str | None,
+    delay: Delay | None,
+    send_at: datetime | None,
+    priority: Priority | str | None,
+    metadata: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"workspaceId": workspace_id, **_timing(delay, send_at)}
+    if contact_id is not None:
+        body["contactId"] = contact_id
+    if priority is not None:
+        body["priority"] = str(Priority(priority))
+    if metadata is not None:
+        body["metadata"] = dict(metadata)
+    return body
+
+
+def schedule_sms(
+    phone_number: str,
+    message: str,
+    *,
+    workspace_id: str,
+    contact_id: str | None = None,
+    delay: Delay | None = None,
+    send_at: datetime | None = None,
+    priority: Priority | str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> Operation[ScheduleResult]:
+    """``POST /api/schedule-sms``."""
+    body = {"phoneNumber": phone_number, "message": message}
+    body |= _common(
+        workspace_id=workspace_id,
+        contact_id=contact_id,
+        delay=delay,
+        send_at=send_at,
+        priority=priority,
+        metadata=metadata,
+    )
+    return Operation("POST", "/api/schedule-sms", ScheduleResult, body, None, idempotency_key)
+
+
+def schedule_email(
+    to: str,
+    subject: str,
+    html: str | None = None,
+    *,
+    text: str | None = None,
+    workspace_id: str,
+    contact_id: str | None = None,
+    delay: Delay | None = None,
+    send_at: datetime | None = None,
+    priority: Priority | str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> Operation[ScheduleResult]:
+    """``POST /api/schedule-email``."""
+    body: dict[str, Any] = {"to": to, "subject": subject}
+    if html is not None:
+        body["html"] = html
+    if text is not None:
+        body["text"] = text
+    body |= _common(
+        workspace_id=workspace_id,
+        contact_id=contact_id,
+        delay=delay,
+        send_at=send_at,
+        priority=priority,
+        metadata=metadata,
+    )
+    return Operation("POST", "/api/schedule-email", ScheduleResult, body, None, idempotency_key)
+
+
+def _bulk_item(item: SmsMessage | EmailMessage | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(item, SmsMessage | EmailMessage):
+        data = item.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if item.delay is not None:
+            data["delay"] = delay_ms(item.delay)
+        if item.send_at is not None:
+            data |= _timing(None, item.send_at)
+        return data
+    return dict(item)
+
+
+def schedule_sms_bulk(
+    messages: Sequence[SmsMessage | Mapping[str, Any]], *, idempotency_key: str | None = None
+) -> Operation[BulkScheduleResult]:
+    """``POST /api/schedule-sms/bulk``."""
+    body = {"messages": [_bulk_item(item) for item in messages]}
+    return Operation(
+        "POST", "/api/schedule-sms/bulk", BulkScheduleResult, body, None, idempotency_key
+    )
+
+
+def schedule_email_bulk(
+    messages: Sequence[EmailMessage | Mapping[str, Any]], *, idempotency_key: str | None = None
+) -> Operation[BulkScheduleResult]:
+    """``POST /api/schedule-email/bulk``."""
+    body = {"messages": [_bulk_item(item) for item in messages]}
+    return Operation(
+        "POST", "/api/schedule-email/bulk", BulkScheduleResult, body, None, idempotency_key
+    )
+
+
+def _job_path(job_id: str) -> str:
+    if not job_id:
+        raise ValueError("job_id must not be empty")
+    return f"/api/jobs/{quote(job_id, safe='')}"
+
+
+def get_job(job_id: str) -> Operation[Job]:
+    """``GET /api/jobs/{jobId}``."""
+    return Operation("GET", _job_path(job_id), Job)
+
+
+def cancel_job(job_id: str) -> Operation[CancelResult]:
+    """``DELETE /api/jobs/{jobId}``."""
+    return Operation("DELETE", _job_path(job_id), CancelResult)
+
+
+def list_jobs(
+    *,
+    workspace_id: str,
+    status: JobStatus | str | None = None,
+    channel: Channel | str | None = None,
+    limit: int | None = None,
+    cursor: str | None = None,
+) -> Operation[JobList]:
+    """``GET /api/jobs``."""
+    params: dict[str, str | int] = {"workspaceId": workspace_id}
+    if status is not None:
+        params["status"] = str(JobStatus(status))
+    if channel is not None:
+        params["channel"] = str(Channel(channel))
+    if limit is not None:
+        params["limit"] = limit
+    if cursor is not None:
+        params["cursor"] = cursor
+    return Operation("GET", "/api/jobs", JobList, params=params)

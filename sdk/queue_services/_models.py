@@ -1,0 +1,164 @@
+"""Typed models of what the SDK sends and what the server answers (pydantic)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from pydantic import AliasGenerator, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class JobStatus(enum.StrEnum):
+    """Where a job is in its life. `COMPLETED`, `FAILED` and `CANCELLED` are final."""
+
+    SCHEDULED = "SCHEDULED"
+    PROCESSING = "PROCESSING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the job can change no more."""
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Channel(enum.StrEnum):
+    """How a message is sent."""
+
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class Priority(enum.StrEnum):
+    """Within a workspace, `high` goes before `normal`, and `normal` before `low`."""
+
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+
+class _Model(BaseModel):
+    # Python names in snake_case, wire names in camelCase; answers tolerate fields added by newer
+    # servers, so an old SDK keeps working against a new server.
+    model_config = ConfigDict(
+        alias_generator=AliasGenerator(to_camel),
+        populate_by_name=True,
+        extra="allow",
+    )
+
+
+class SmsMessage(_Model):
+    """One SMS as sent to the server (an item of `schedule_sms_bulk`)."""
+
+    phone_number: str
+    message: str
+    workspace_id: str
+    contact_id: str | None = None
+    delay: int | None = Field(default=None, description="Milliseconds from now.")
+    send_at: datetime | None = None
+    priority: Priority | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class EmailMessage(_Model):
+    """One email as sent to the server (an item of `schedule_email_bulk`)."""
+
+    to: str
+    subject: str
+    html: str | None = None
+    text: str | None = None
+    workspace_id: str
+    contact_id: str | None = None
+    delay: int | None = Field(default=None, description="Milliseconds from now.")
+    send_at: datetime | None = None
+    priority: Priority | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class FieldError(_Model):
+    """One problem with one field of a request."""
+
+    field: str
+    message: str
+    type: str | None = None
+
+
+class ErrorDetail(_Model):
+    """What went wrong with a request (or with one item of a bulk request)."""
+
+    code: str
+    message: str
+    field: str | None = None
+    errors: list[FieldError] = Field(default_factory=list)
+
+
+class ScheduleResult(_Model):
+    """The answer to `schedule_sms` / `schedule_email`."""
+
+    success: bool
+    job_id: str
+    status: JobStatus
+    channel: Channel
+    workspace_id: str
+    scheduled_for: datetime
+    duplicate: bool = False
+
+
+class BulkItemResult(_Model):
+    """The result for one message of a bulk request: a job, or the error that rejected it."""
+
+    index: int
+    success: bool
+    job_id: str | None = None
+    status: JobStatus | None = None
+    scheduled_for: datetime | None = None
+    duplicate: bool | None = None
+    error: ErrorDetail | None = None
+
+
+class BulkScheduleResult(_Model):
+    """The answer to a bulk request: one result per message, in order."""
+
+    success: bool
+    total: int
+    accepted: int
+    rejected: int
+    results: list[BulkItemResult]
+
+
+class Job(_Model):
+    """A job as the server keeps it."""
+
+    job_id: str
+    channel: Channel
+    status: JobStatus
+    workspace_id: str
+    contact_id: str | None = None
+    priority: Priority
+    scheduled_for: datetime
+    created_at: datetime
+    updated_at: datetime
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    provider_message_id: str | None = None
+    payload: dict[str, Any]
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobList(_Model):
+    """A page of jobs; pass `next_cursor` to `list_jobs` for the next one (None: last page)."""
+
+    jobs: list[Job]
+    next_cursor: str | None = None
+
+
+class CancelResult(_Model):
+    """The answer to `cancel_job`."""
+
+    success: bool
+    job_id: str
+    status: JobStatus
