@@ -140,8 +140,9 @@ def test_bulk_and_listing_through_the_sdk(queue: QueueService) -> None:
 def test_the_api_key_is_sent_as_a_bearer_token(redis_server: EmbeddedRedis) -> None:
     settings = Settings(redis_url=redis_server.url, admin_key="e2e-admin-key")
     with running_server(settings) as url:
-        with QueueService(base_url=url, api_key="wrong") as queue, pytest.raises(
-            AuthenticationError
+        with (
+            QueueService(base_url=url, api_key="wrong") as queue,
+            pytest.raises(AuthenticationError),
         ):
             queue.schedule_sms("+14155550123", "Hi", workspace_id="ws-1")
         with QueueService(base_url=url, api_key="e2e-admin-key") as queue:

@@ -1,0 +1,386 @@
+"""Both clients against a mocked server: requests, retries, idempotency keys, errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+import httpx
+import pytest
+import respx
+
+from queue_services import (
+    APIConnectionError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    InvalidSendTimeError,
+    JobStatus,
+    NotFoundError,
+    RateLimitError,
+    SmsMessage,
+    UnprocessableEntityError,
+)
+from tests.sdk.conftest import Client
+
+SCHEDULED = {
+    "success": True,
+    "jobId": "01JOB",
+    "status": "SCHEDULED",
+    "channel": "sms",
+    "workspaceId": "ws-1",
+    "scheduledFor": "2026-11-24T10:15:30.123Z",
+    "duplicate": False,
+}
+JOB = {
+    "jobId": "01JOB",
+    "channel": "sms",
+    "status": "SCHEDULED",
+    "workspaceId": "ws-1",
+    "contactId": None,
+    "priority": "normal",
+    "scheduledFor": "2026-11-24T10:15:30.123Z",
+    "createdAt": "2026-11-24T10:15:00.000Z",
+    "updatedAt": "2026-11-24T10:15:00.000Z",
+    "attempts": 0,
+    "lastError": None,
+    "sentAt": None,
+    "providerMessageId": None,
+    "payload": {"phoneNumber": "+14155550123", "message": "Hi"},
+    "metadata": {},
+}
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
+    error: dict[str, object] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+        error["errors"] = [{"field": field, "message": message, "type": "value_error"}]
+    return {"success": False, "error": error, "requestId": "req-1"}
+
+
+def sent_json(route: respx.Route, index: int = -1) -> object:
+    return json.loads(route.calls[index].request.content)
+
+
+# ---- what is sent ---------------------------------------------------------------------------
+
+
+def test_schedule_sms_sends_the_seed_body(client: Client, api: respx.MockRouter) -> None:
+    route = api.post("/api/schedule-sms").respond(201, json=SCHEDULED)
+
+    result = client.call(
+        "schedule_sms",
+        "+14155550123",
+        "Hi",
+        workspace_id="ws-1",
+        contact_id="c-1",
+        delay=timedelta(seconds=90),
+        priority="high",
+        metadata={"campaignId": "x"},
+    )
+
+    assert sent_json(route) == {
+        "phoneNumber": "+14155550123",
+        "message": "Hi",
+        "workspaceId": "ws-1",
+        "contactId": "c-1",
+        "delay": 90_000,
+        "priority": "high",
+        "metadata": {"campaignId": "x"},
+    }
+    assert result.job_id == "01JOB"
+    assert result.status is JobStatus.SCHEDULED
+    assert result.scheduled_for == datetime(2026, 11, 24, 10, 15, 30, 123000, tzinfo=UTC)
+
+
+def test_schedule_email_with_send_at(client: Client, api: respx.MockRouter) -> None:
+    route = api.post("/api/schedule-email").respond(201, json={**SCHEDULED, "channel": "email"})
+    paris = timezone(timedelta(hours=1))
+
+    client.call(
+        "schedule_email",
+        "jane@example.com",
+        "Subject",
+        "<p>Hi</p>",
+        text="Hi",
+        workspace_id="ws-1",
+        send_at=datetime(2027, 1, 15, 9, 30, tzinfo=paris),
+    )
+
+    assert sent_json(route) == {
+        "to": "jane@example.com",
+        "subject": "Subject",
+        "html": "<p>Hi</p>",
+        "text": "Hi",
+        "workspaceId": "ws-1",
+        "sendAt": "2027-01-15T09:30:00+01:00",
+    }
+
+
+def test_the_api_key_and_user_agent_are_sent(
+    make_client: Callable[..., Client], api: respx.MockRouter
+) -> None:
+    route = api.get("/api/jobs/01JOB").respond(200, json=JOB)
+
+    make_client(api_key="secret-key").call("get_job", "01JOB")
+
+    headers = route.calls[0].request.headers
+    assert headers["Authorization"] == "Bearer secret-key"
+    assert headers["User-Agent"].startswith("queue-services-python/")
+    assert "Idempotency-Key" not in headers  # only POSTs carry one
+
+
+def test_job_ids_are_quoted_in_paths(client: Client, api: respx.MockRouter) -> None:
+    route = api.delete("/api/jobs/a%2Fb%3Fc").respond(
+        200, json={"success": True, "jobId": "a/b?c", "status": "CANCELLED"}
+    )
+
+    client.call("cancel_job", "a/b?c")
+
+    assert route.called
+
+
+def test_list_jobs_sends_the_filters(client: Client, api: respx.MockRouter) -> None:
+    route = api.get("/api/jobs").respond(200, json={"jobs": [JOB], "nextCursor": "c2"})
+
+    page = client.call(
+        "list_jobs", workspace_id="ws-1", status="FAILED", channel="sms", limit=10, cursor="c1"
+    )
+
+    assert dict(route.calls[0].request.url.params) == {
+        "workspaceId": "ws-1",
+        "status": "FAILED",
+        "channel": "sms",
+        "limit": "10",
+        "cursor": "c1",
+    }
+    assert page.jobs[0].payload["phoneNumber"] == "+14155550123"
+    assert page.next_cursor == "c2"
+
+
+def test_bulk_accepts_models_and_dicts(client: Client, api: respx.MockRouter) -> None:
+    answer = {"success": True, "total": 2, "accepted": 2, "rejected": 0, "results": []}
+    route = api.post("/api/schedule-sms/bulk").respond(200, json=answer)
+
+    client.call(
+        "schedule_sms_bulk",
+        [
+            SmsMessage(phone_number="+14155550100", message="A", workspace_id="ws-1", delay=5),
+            {"phoneNumber": "+14155550101", "message": "B", "workspaceId": "ws-1"},
+        ],
+    )
+
+    assert sent_json(route) == {
+        "messages": [
+            {"phoneNumber": "+14155550100", "message": "A", "workspaceId": "ws-1", "delay": 5},
+            {"phoneNumber": "+14155550101", "message": "B", "workspaceId": "ws-1"},
+        ]
+    }
+
+
+def test_responses_tolerate_fields_added_by_newer_servers(
+    client: Client, api: respx.MockRouter
+) -> None:
+    api.get("/api/jobs/01JOB").respond(200, json={**JOB, "timeline": [], "newField": 1})
+
+    job = client.call("get_job", "01JOB")
+
+    assert job.job_id == "01JOB"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"delay": -1}, "negative"),
+        ({"delay": timedelta(seconds=-1)}, "negative"),
+        ({"delay": 1.5}, "int"),
+        ({"delay": True}, "int"),
+        ({"send_at": datetime(2027, 1, 1, 9, 0)}, "timezone-aware"),
+        ({"delay": 5, "send_at": datetime(2027, 1, 1, tzinfo=UTC)}, "not both"),
+    ],
+)
+def test_bad_send_times_fail_before_any_request(
+    client: Client, api: respx.MockRouter, changes: dict[str, object], message: str
+) -> None:
+    route = api.post("/api/schedule-sms")
+
+    with pytest.raises(InvalidSendTimeError, match=message) as caught:
+        client.call("schedule_sms", "+14155550123", "Hi", workspace_id="ws-1", **changes)
+
+    assert isinstance(caught.value, ValueError)
+    assert not route.called
+
+
+# ---- retries and the idempotency key --------------------------------------------------------
+
+
+def test_a_retry_reuses_the_idempotency_key(client: Client, api: respx.MockRouter) -> None:
+    route = api.post("/api/schedule-sms").mock(
+        side_effect=[
+            httpx.Response(503, json=error_body("redis_unavailable", "Redis is unavailable")),
+            httpx.ConnectError("reset"),
+            httpx.Response(201, json=SCHEDULED),
+        ]
+    )
+
+    result = client.call("schedule_sms", "+14155550123", "Hi", workspace_id="ws-1")
+
+    keys = [call.request.headers["Idempotency-Key"] for call in route.calls]
+    assert result.job_id == "01JOB"
+    assert len(keys) == 3
+    assert len(set(keys)) == 1
+    assert keys[0].startswith("qs-")
+
+
+def test_two_calls_get_two_keys_and_a_given_key_is_used(
+    client: Client, api: respx.MockRouter
+) -> None:
+    route = api.post("/api/schedule-sms").respond(201, json=SCHEDULED)
+
+    client.call("schedule_sms", "+14155550123", "Hi", workspace_id="ws-1")
+    client.call("schedule_sms", "+14155550123", "Hi", workspace_id="ws-1")
+    client.call("schedule_sms", "+14155550123", "Hi", workspace_id="ws-1", idempotency_key="k")
+
+    keys = [call.request.headers["Idempotency-Key"] for call in route.calls]
+    assert keys[0] != keys[1]
+    assert keys[2] == "k"
+
+
+def test_retry_after_is_honoured(client: Client, api: respx.MockRouter) -> None:
+    api.post("/api/schedule-sms").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "2"}, json=error_body("rate", "slow")),
+            httpx.Response(201, json=SCHEDULED),
+        ]
+    )
+
+    client.call("schedule_sms", "+14155550123", "Hi", workspace_id="ws-1")
+
+    assert client.sleeps == [2.0]
+
+
+def test_backoff_grows_without_retry_after(
+    make_client: Callable[..., Client], api: respx.MockRouter
+) -> None:
+    client = make_client(max_retries=3)
+    api.get("/api/jobs/01JOB").mock(
+        side_effect=[httpx.Response(500)] * 3 + [httpx.Response(200, json=JOB)]
+    )
+
+    client.call("get_job", "01JOB")
+
+    assert len(client.sleeps) == 3
+    assert 0.25 <= client.sleeps[0] <= 0.5
+    assert 0.5 <= client.sleeps[1] <= 1.0
+    assert 1.0 <= client.sleeps[2] <= 2.0
+
+
+def test_a_long_retry_after_is_handed_to_the_caller(client: Client, api: respx.MockRouter) -> None:
+    route = api.post("/api/schedule-sms").respond(
+        429, headers={"Retry-After": "3600"}, json=error_body("rate_limited", "Too many")
+    )
+
+    with pytest.raises(RateLimitError) as caught:
+        client.call("schedule_sms", "+14155550123", "Hi", workspace_id="ws-1")
+
+    assert caught.value.retry_after == 3600
+    assert route.call_count == 1
+    assert client.sleeps == []
+
+
+def test_retries_stop_after_max_retries(
+    make_client: Callable[..., Client], api: respx.MockRouter
+) -> None:
+    client = make_client(max_retries=2)
+    route = api.get("/api/jobs/01JOB").respond(503, json=error_body("redis_unavailable", "away"))
+
+    with pytest.raises(InternalServerError) as caught:
+        client.call("get_job", "01JOB")
+
+    assert route.call_count == 3
+    assert caught.value.status_code == 503
+    assert caught.value.message == "away"
+
+
+def test_max_retries_zero_means_one_attempt(
+    make_client: Callable[..., Client], api: respx.MockRouter
+) -> None:
+    client = make_client(max_retries=0)
+    route = api.get("/api/jobs/01JOB").mock(side_effect=httpx.ConnectError("refused"))
+
+    with pytest.raises(APIConnectionError):
+        client.call("get_job", "01JOB")
+
+    assert route.call_count == 1
+
+
+def test_timeouts_are_retried_then_raised_as_timeout_errors(
+    client: Client, api: respx.MockRouter
+) -> None:
+    route = api.get("/api/jobs/01JOB").mock(side_effect=httpx.ReadTimeout("slow"))
+
+    with pytest.raises(APITimeoutError) as caught:
+        client.call("get_job", "01JOB")
+
+    assert route.call_count == 3
+    assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class", "code"),
+    [
+        (400, BadRequestError, "invalid_json"),
+        (401, AuthenticationError, "unauthorized"),
+        (404, NotFoundError, "not_found"),
+        (409, ConflictError, "not_cancellable"),
+        (422, UnprocessableEntityError, "validation_error"),
+    ],
+)
+def test_client_errors_are_not_retried_and_are_typed(
+    client: Client,
+    api: respx.MockRouter,
+    status: int,
+    error_class: type[Exception],
+    code: str,
+) -> None:
+    route = api.post("/api/schedule-sms").respond(
+        status,
+        json=error_body(code, "phoneNumber: must be E.164", "phoneNumber"),
+        headers={"X-Request-ID": "req-1"},
+    )
+
+    with pytest.raises(error_class) as caught:
+        client.call("schedule_sms", "+1", "Hi", workspace_id="ws-1")
+
+    error = caught.value
+    assert route.call_count == 1
+    assert error.status_code == status  # type: ignore[attr-defined]
+    assert error.code == code  # type: ignore[attr-defined]
+    assert error.message == "phoneNumber: must be E.164"  # type: ignore[attr-defined]
+    assert error.request_id == "req-1"  # type: ignore[attr-defined]
+    assert error.field == "phoneNumber"  # type: ignore[attr-defined]
+    assert error.errors[0].field == "phoneNumber"  # type: ignore[attr-defined]
+
+
+def test_invalid_max_retries_is_refused(make_client: Callable[..., Client]) -> None:
+    for value in (-1, None, 1.5, True):
+        with pytest.raises(ValueError, match="max_retries"):
+            make_client(max_retries=value)
+
+
+def test_with_options_changes_one_thing(
+    make_client: Callable[..., Client], api: respx.MockRouter
+) -> None:
+    client = make_client(api_key="first")
+    route = api.get("/api/jobs/01JOB").respond(200, json=JOB)
+
+    other = client.service.with_options(api_key="second", max_retries=0)
+
+    assert other.max_retries == 0
+    assert other.base_url == client.service.base_url
+    Client(client.flavour, other).call("get_job", "01JOB")
+    assert route.calls[0].request.headers["Authorization"] == "Bearer second"

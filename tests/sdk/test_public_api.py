@@ -1,0 +1,61 @@
+"""The public surface: exports, their module name, twin signatures, and import discipline."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import queue_services
+from queue_services import AsyncQueueService, QueueService
+from queue_services._client import PUBLIC_METHODS
+
+
+def test_all_is_sorted_and_complete() -> None:
+    public = {name for name in dir(queue_services) if not name.startswith("_")}
+
+    assert queue_services.__all__ == sorted(queue_services.__all__)
+    assert public <= {*queue_services.__all__, "annotations"}
+
+
+def test_exports_claim_the_public_module() -> None:
+    for name in queue_services.__all__:
+        value = getattr(queue_services, name)
+        if inspect.isclass(value):
+            assert value.__module__ == "queue_services", name
+
+
+def test_both_clients_have_the_same_methods_and_signatures() -> None:
+    def public(cls: type) -> set[str]:
+        return {name for name, _ in inspect.getmembers(cls) if not name.startswith("_")}
+
+    assert public(QueueService) == public(AsyncQueueService)
+    assert set(PUBLIC_METHODS) <= public(QueueService)
+    for name in public(QueueService):
+        sync_member = getattr(QueueService, name)
+        async_member = getattr(AsyncQueueService, name)
+        if callable(sync_member):
+            assert inspect.signature(sync_member) == inspect.signature(async_member), name
+            assert inspect.getdoc(sync_member) == inspect.getdoc(async_member), name
+    assert (
+        inspect.signature(QueueService.__init__).parameters.keys()
+        == inspect.signature(AsyncQueueService.__init__).parameters.keys()
+    )
+
+
+def test_every_public_method_is_documented() -> None:
+    for name in PUBLIC_METHODS:
+        assert inspect.getdoc(getattr(QueueService, name)), name
+
+
+def test_importing_the_sdk_loads_nothing_from_the_server_side() -> None:
+    code = (
+        "import sys, queue_services\n"
+        "heavy = {'starlette', 'redis', 'dramatiq', 'uvicorn', 'queue_services_server', 'orjson'}\n"
+        "print(sorted(heavy & {name.split('.')[0] for name in sys.modules}))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    assert loaded == "[]"
