@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,6 +92,10 @@ def serve(settings: Settings) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def dev(settings: Settings) -> int:
     """Run the API with an embedded Redis (unless ``REDIS_URL`` is set) until Ctrl-C."""
     from queue_services_server.dev import EmbeddedRedis, EmbeddedRedisError
@@ -114,6 +119,9 @@ def dev(settings: Settings) -> int:
         " Ctrl-C stops everything",
         flush=True,
     )
+    # uvicorn shuts down on SIGTERM and then re-raises it; handled like Ctrl-C, it reaches the
+    # `finally` below instead of killing the process before Redis is stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         _run_api(settings)
     except KeyboardInterrupt:
