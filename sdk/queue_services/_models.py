@@ -50,11 +50,9 @@ class _Model(BaseModel):
     )
 
 
-class SmsMessage(_Model):
-    """One SMS as sent to the server (an item of `schedule_sms_bulk`)."""
+class _Message(_Model):
+    """Fields every message has, whatever its channel."""
 
-    phone_number: str
-    message: str
     workspace_id: str
     contact_id: str | None = None
     delay: int | None = Field(default=None, description="Milliseconds from now.")
@@ -63,19 +61,20 @@ class SmsMessage(_Model):
     metadata: dict[str, Any] | None = None
 
 
-class EmailMessage(_Model):
+class SmsMessage(_Message):
+    """One SMS as sent to the server (an item of `schedule_sms_bulk`)."""
+
+    phone_number: str
+    message: str
+
+
+class EmailMessage(_Message):
     """One email as sent to the server (an item of `schedule_email_bulk`)."""
 
     to: str
     subject: str
     html: str | None = None
     text: str | None = None
-    workspace_id: str
-    contact_id: str | None = None
-    delay: int | None = Field(default=None, description="Milliseconds from now.")
-    send_at: datetime | None = None
-    priority: Priority | None = None
-    metadata: dict[str, Any] | None = None
 
 
 class FieldError(_Model):
