@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,21 +46,40 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_server_options(dev)
     dev.add_argument(
+        "--no-worker", action="store_true", help="run the API only, without a delivery worker"
+    )
+    dev.add_argument(
         "--data-dir",
         type=Path,
         help="folder for the embedded Redis data "
         "(default: QUEUE_SERVICES_DATA_DIR or ./.queue-services)",
     )
+    worker = commands.add_parser("worker", help="run delivery workers (Dramatiq) against REDIS_URL")
+    worker.add_argument(
+        "--processes", type=int, help="worker processes (default: WORKER_PROCESSES or 2)"
+    )
+    worker.add_argument(
+        "--threads", type=int, help="threads per process (default: WORKER_THREADS or 8)"
+    )
+    worker.add_argument("--log-level", help="debug, info, warning or error (default: info)")
     return parser
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     from queue_services_server.settings import Settings
 
+    fields = {
+        "host": "host",
+        "port": "port",
+        "log_level": "log_level",
+        "data_dir": "data_dir",
+        "processes": "worker_processes",
+        "threads": "worker_threads",
+    }
     overrides: dict[str, Any] = {
-        name: value
-        for name in ("host", "port", "log_level", "data_dir")
-        if (value := getattr(args, name, None)) is not None
+        field: value
+        for option, field in fields.items()
+        if (value := getattr(args, option, None)) is not None
     }
     return Settings(**overrides)
 
@@ -92,15 +113,75 @@ def serve(settings: Settings) -> int:
     return 0
 
 
+def worker_command(settings: Settings) -> list[str]:
+    """The Dramatiq command line that runs the delivery workers for `settings`."""
+    from queue_services_server.broker import QUEUES
+
+    return [
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "queue_services_server.worker",
+        "--processes",
+        str(settings.worker_processes),
+        "--threads",
+        str(settings.worker_threads),
+        "--queues",
+        *QUEUES.values(),
+    ]
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """The environment of the worker processes: ours, plus what Dramatiq reads at import."""
+    return {
+        **os.environ,
+        # Dramatiq's consumers poll an idle queue with a backoff up to this many ms: short, so a
+        # batch is picked up within tens of ms (the dispatch lookahead covers the rest).
+        "dramatiq_worker_timeout": os.environ.get("dramatiq_worker_timeout", "100"),  # noqa: SIM112
+        "QUEUE_SERVICES_LOG_LEVEL": settings.log_level,
+    }
+
+
+def worker(settings: Settings) -> int:
+    """Run the delivery workers until stopped (SIGTERM finishes the batches in flight)."""
+    from queue_services_server.providers.factory import ProviderConfigError, check_provider_settings
+
+    if not settings.redis_url:
+        print(
+            "queue-services worker: REDIS_URL is not set (e.g. REDIS_URL=redis://127.0.0.1:6379/0)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        check_provider_settings(settings)
+    except ProviderConfigError as exc:
+        print(f"queue-services worker: {exc}", file=sys.stderr)
+        return 2
+    env = worker_environment(settings)
+    env["REDIS_URL"] = settings.redis_url
+    command = worker_command(settings)
+    # Replace this process, so that signals (SIGTERM from an orchestrator) reach Dramatiq.
+    os.execve(command[0], command, env)
+    return 0  # not reached
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def dev(settings: Settings) -> int:
-    """Run the API with an embedded Redis (unless ``REDIS_URL`` is set) until Ctrl-C."""
+def dev(settings: Settings, *, no_worker: bool = False) -> int:
+    """Run the API and a worker with an embedded Redis (unless ``REDIS_URL`` is set) and the
+    outbox provider (unless SMS_PROVIDER / EMAIL_PROVIDER say otherwise), until Ctrl-C."""
     from queue_services_server.dev import EmbeddedRedis, EmbeddedRedisError
 
     embedded: EmbeddedRedis | None = None
+    # The development defaults: messages go to the outbox, nowhere outside, unless configured.
+    defaults: dict[str, Any] = {}
+    if "SMS_PROVIDER" not in os.environ:
+        defaults["sms_provider"] = "outbox"
+    if "EMAIL_PROVIDER" not in os.environ:
+        defaults["email_provider"] = "outbox"
+    settings = settings.model_copy(update=defaults)
     if not settings.redis_url:
         embedded = EmbeddedRedis(settings.data_dir)
         try:
@@ -119,6 +200,30 @@ def dev(settings: Settings) -> int:
         " Ctrl-C stops everything",
         flush=True,
     )
+    worker_process = None
+    if not no_worker:
+        from queue_services_server.providers.factory import (
+            ProviderConfigError,
+            check_provider_settings,
+        )
+
+        try:
+            check_provider_settings(settings)
+        except ProviderConfigError as exc:
+            print(f"queue-services dev: {exc}", file=sys.stderr)
+            if embedded is not None:
+                embedded.stop()
+            return 2
+        env = worker_environment(settings.model_copy(update={"worker_processes": 1}))
+        env.update(
+            REDIS_URL=settings.redis_url or "",
+            SMS_PROVIDER=settings.sms_provider,
+            EMAIL_PROVIDER=settings.email_provider,
+        )
+        command = worker_command(
+            settings.model_copy(update={"worker_processes": 1, "worker_threads": 4})
+        )
+        worker_process = subprocess.Popen(command, env=env)
     # uvicorn shuts down on SIGTERM and then re-raises it; handled like Ctrl-C, it reaches the
     # `finally` below instead of killing the process before Redis is stopped.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -127,6 +232,14 @@ def dev(settings: Settings) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if worker_process is not None:
+            # SIGTERM: the worker finishes the batches it has taken, then exits.
+            worker_process.terminate()
+            try:
+                worker_process.wait(60)
+            except subprocess.TimeoutExpired:
+                worker_process.kill()
+                worker_process.wait()
         if embedded is not None:
             embedded.stop()
             print("queue-services dev: Redis stopped, data saved", flush=True)
@@ -146,7 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-        command = {"serve": serve, "dev": dev}[args.command]
+        if args.command == "dev":
+            return dev(settings, no_worker=args.no_worker)
+        command = {"serve": serve, "worker": worker}[args.command]
         return command(settings)
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.split(".")[0] in {

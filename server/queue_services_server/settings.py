@@ -7,9 +7,12 @@ reads `os.environ`. Every variable is listed in `docs/configuration.md`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ProviderName = Literal["webhook", "twilio", "smtp", "outbox"]
 
 #: 366 days in milliseconds: the longest delay (or `sendAt` distance) accepted by default.
 DEFAULT_MAX_DELAY_MS = 366 * 24 * 3600 * 1000
@@ -79,3 +82,96 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("QUEUE_SERVICES_LOG_LEVEL", "log_level"),
         description="Log level of the server (debug, info, warning, error).",
     )
+
+    # ---- delivery ----------------------------------------------------------------------------
+    sms_provider: ProviderName = Field(
+        default="webhook",
+        description="Where SMS go: webhook (SMS_API_URL), twilio, or outbox (dev).",
+    )
+    email_provider: ProviderName = Field(
+        default="webhook",
+        description="Where email goes: webhook (EMAIL_API_URL), smtp, or outbox (dev).",
+    )
+    sms_api_url: str | None = Field(
+        default=None, description="Base URL of the CRM's SMS endpoint; SMS are POSTed to /send-sms."
+    )
+    email_api_url: str | None = Field(
+        default=None,
+        description="Base URL of the CRM's email endpoint; email is POSTed to /api/email/send.",
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret: webhook requests carry an HMAC-SHA256 X-Queue-Signature.",
+    )
+    sms_rate_limit: int = Field(default=50, ge=0, description="SMS per second; 0 = no limit.")
+    email_rate_limit: int = Field(default=100, ge=0, description="Emails per second; 0 = no limit.")
+    rate_limit_margin_ms: int = Field(
+        default=10,
+        ge=0,
+        le=1000,
+        description="Added to the 1 s rate window so that network jitter between the limiter "
+        "and the provider never puts more than the limit in one second at the provider.",
+    )
+    workspace_rate_limits: dict[str, dict[Literal["sms", "email"], int]] = Field(
+        default_factory=dict,
+        description="Tighter per-second limits for some workspaces, as JSON: "
+        '{"ws-1": {"sms": 10, "email": 20}}.',
+    )
+    sms_batch_size: int = Field(default=50, gt=0, le=1000, description="Most SMS per batch.")
+    email_batch_size: int = Field(default=100, gt=0, le=1000, description="Most emails per batch.")
+    send_concurrency: int = Field(
+        default=5, gt=0, le=100, description="Sends in progress at once within a batch."
+    )
+    max_retries: int = Field(
+        default=3, ge=0, le=20, description="Retries of a failed send before the job is FAILED."
+    )
+    retry_base_s: float = Field(
+        default=1.0, gt=0, description="Seconds before the first retry; doubled for each retry."
+    )
+    retry_max_s: float = Field(default=60.0, gt=0, description="Longest wait between retries.")
+    provider_timeout_s: float = Field(
+        default=10.0, gt=0, description="Timeout of each provider call, in seconds."
+    )
+    lease_s: float = Field(
+        default=30.0,
+        ge=1,
+        description="Seconds a taken batch stays with its worker without a renewal; after a "
+        "worker dies its batch is sent again once this has passed.",
+    )
+    dispatch_lookahead_ms: int = Field(
+        default=250,
+        ge=0,
+        le=10_000,
+        description="Jobs due within this many ms may be taken early (and sent on time).",
+    )
+    dispatch_max_in_flight: int | None = Field(
+        default=None,
+        gt=0,
+        description="Most jobs per channel taken and not yet finished; default: half a second "
+        "of the rate limit, or 20 batches without one.",
+    )
+
+    # ---- Twilio -------------------------------------------------------------------------------
+    twilio_account_sid: str | None = Field(default=None, description="Twilio account SID.")
+    twilio_auth_token: SecretStr | None = Field(default=None, description="Twilio auth token.")
+    twilio_from: str | None = Field(default=None, description="Sender number for Twilio SMS.")
+    twilio_workspaces: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description='Per-workspace Twilio accounts, as JSON: {"ws-1": {"accountSid": "AC...", '
+        '"authToken": "...", "from": "+1..."}}.',
+    )
+
+    # ---- SMTP ---------------------------------------------------------------------------------
+    smtp_host: str | None = Field(default=None, description="SMTP server for the smtp provider.")
+    smtp_port: int = Field(default=587, gt=0, le=65535, description="SMTP port.")
+    smtp_username: str | None = Field(default=None, description="SMTP login, if any.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_from: str | None = Field(default=None, description="From address of emails.")
+    smtp_starttls: bool = Field(default=True, description="Upgrade to TLS with STARTTLS.")
+    smtp_tls: bool = Field(default=False, description="Implicit TLS (port 465).")
+
+    # ---- workers ------------------------------------------------------------------------------
+    worker_processes: int = Field(
+        default=2, gt=0, le=64, description="Worker processes started by `queue-services worker`."
+    )
+    worker_threads: int = Field(default=8, gt=0, le=256, description="Threads per worker process.")

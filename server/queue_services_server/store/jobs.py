@@ -23,12 +23,17 @@ from queue_services_server.store.records import CHANNELS, JobRecord
 #: pipeline: one round trip for the lot, while no single script holds Redis for more than a few ms.
 CREATE_CHUNK_SIZE = 500
 
+#: A new job due within this many ms wakes a sleeping dispatcher; later ones are found by the
+#: dispatcher's own periodic look at the schedule (at least once per this interval).
+WAKE_HORIZON_MS = 1000
+
 #: Most index entries one listing page examines when a filter is given. A page may come back
 #: short (with a cursor) rather than scan a large workspace whole.
 LIST_SCAN_BUDGET = 1000
 
 
-def _load_script(redis: aioredis.Redis, name: str) -> AsyncScript:
+def load_script(redis: aioredis.Redis, name: str) -> AsyncScript:
+    """Register one of the scripts in store/scripts/ with a client."""
     source = (
         resources.files("queue_services_server.store")
         .joinpath("scripts")
@@ -91,9 +96,9 @@ class JobStore:
     def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
         self._redis = redis
         self._keys = keys
-        self._create_jobs = _load_script(redis, "create_jobs.lua")
-        self._cancel_job = _load_script(redis, "cancel_job.lua")
-        self._page_ids = _load_script(redis, "page_ids.lua")
+        self._create_jobs = load_script(redis, "create_jobs.lua")
+        self._cancel_job = load_script(redis, "cancel_job.lua")
+        self._page_ids = load_script(redis, "page_ids.lua")
 
     async def ping(self) -> None:
         """Check that Redis answers; raises `StoreUnavailableError` if not."""
@@ -122,7 +127,12 @@ class JobStore:
                     ]
                     args += [record.id, record.scheduled_for, record.created_at, record.to_json()]
                 await self._create_jobs(keys=keys, args=args, client=pipe)
-            replies = await pipe.execute()
+            for channel in {
+                r.channel for r in records if r.scheduled_for - r.created_at < WAKE_HORIZON_MS
+            }:
+                pipe.lpush(self._keys.wake(channel), "1")
+                pipe.ltrim(self._keys.wake(channel), 0, 0)
+            replies = (await pipe.execute())[: -(-len(records) // CREATE_CHUNK_SIZE)]
         results: list[Created] = []
         answers = [answer for reply in replies for answer in reply]
         for record, answer in zip(records, answers, strict=True):
@@ -140,6 +150,14 @@ class JobStore:
         with translate_redis_errors():
             raw = await self._redis.get(self._keys.job(job_id))
         return None if raw is None else JobRecord.from_json(raw)
+
+    async def get_many(self, job_ids: Sequence[str]) -> list[JobRecord | None]:
+        """The records of several jobs in one round trip, None where a job does not exist."""
+        if not job_ids:
+            return []
+        with translate_redis_errors():
+            raws = await self._redis.mget([self._keys.job(job_id) for job_id in job_ids])
+        return [None if raw is None else JobRecord.from_json(raw) for raw in raws]
 
     async def cancel(self, job_id: str, now_ms: int) -> tuple[CancelOutcome, JobRecord | None]:
         """Cancel a job that is still SCHEDULED; returns what happened and the record after it."""

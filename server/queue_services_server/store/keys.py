@@ -1,8 +1,8 @@
 """Every Redis key name the server uses, and the layout they form.
 
 All keys start with a prefix (`QUEUE_SERVICES_REDIS_PREFIX`, default ``qs``) so that several
-deployments can share one Redis. Key strings are built here and nowhere else; Lua scripts receive
-them in ``KEYS``.
+deployments can share one Redis. Key strings are built here; Lua scripts receive them in ``KEYS``,
+except as said at the end of the table.
 
 =================================  ======  =========================================================
 key                                type    what it holds (who writes it)
@@ -16,7 +16,35 @@ key                                type    what it holds (who writes it)
 ``{p}:workspace:{ws}:jobs``        zset    every job of workspace ``ws``: member = job id, score =
                                            creation time in ms; the listing index behind
                                            ``GET /api/jobs`` (create_jobs.lua)
+``{p}:lane:{ch}:{ws}:{priority}``  list    due jobs of one workspace and priority, in due order,
+                                           waiting for their turn (claim.lua moves them here from
+                                           the schedule and takes them from here)
+``{p}:ready:{ch}``                 zset    workspaces with due jobs in a lane: member = workspace,
+                                           score = its place in the round (ms): its oldest due
+                                           time when it joins, the time it was last served after
+                                           (claim.lua)
+``{p}:inflight:{ch}``              zset    jobs taken for sending: member = job id, score = lease
+                                           expiry in ms; an expired lease (a killed worker) puts
+                                           the job back on the schedule (claim.lua, finish.lua,
+                                           renewed by the sending actor)
+``{p}:wake:{ch}``                  list    at most one token: pushed when a job becomes due soon or
+                                           a batch finishes, so a sleeping dispatcher wakes at once
+``{p}:rate:{ch}``                  zset    sliding-window log of sends on a channel: member =
+                                           unique token, score = send time in ms, Redis's clock
+                                           (rate_limit.lua)
+``{p}:rate:{ch}:{ws}``             zset    the same for one workspace with a tier limit
+``{p}:rate-hold:{ch}``             string  ms time until which the channel sends nothing, after a
+                                           provider's 429 (expires by itself)
+``{p}:rate-events:{ws}:{ch}``      list    a workspace's recent provider rate-limit hits, newest
+                                           first, JSON ``{timestamp, batchSize, errorMessage}``,
+                                           capped (finish.lua)
+``{p}:outbox:{ch}``                list    messages the dev ``outbox`` provider "sent", newest
+                                           first, capped
 =================================  ======  =========================================================
+
+Lua scripts that reach keys of a workspace they learn from a job record (claim.lua, finish.lua)
+build those names from the prefix they are given, with the patterns above; the store's tests
+check that the names they build are the ones below.
 
 Idempotency needs no key of its own: a job created with an ``Idempotency-Key`` gets an id derived
 from (workspace, key) (``store/ids.py``), so "has this key been used?" is "does this job exist?".
@@ -44,3 +72,37 @@ class KeySpace:
     def workspace_jobs(self, workspace_id: str) -> str:
         """The creation-time index of one workspace's jobs."""
         return f"{self.prefix}:workspace:{workspace_id}:jobs"
+
+    def lane(self, channel: str, workspace_id: str, priority: str) -> str:
+        """Due jobs of one workspace and priority, waiting for their turn."""
+        return f"{self.prefix}:lane:{channel}:{workspace_id}:{priority}"
+
+    def ready(self, channel: str) -> str:
+        """The round of workspaces with due jobs."""
+        return f"{self.prefix}:ready:{channel}"
+
+    def inflight(self, channel: str) -> str:
+        """Jobs taken for sending, with their lease expiry."""
+        return f"{self.prefix}:inflight:{channel}"
+
+    def wake(self, channel: str) -> str:
+        """The dispatchers' wake-up token."""
+        return f"{self.prefix}:wake:{channel}"
+
+    def rate(self, channel: str, workspace_id: str | None = None) -> str:
+        """The sliding-window log of a channel, or of one workspace on it."""
+        if workspace_id is None:
+            return f"{self.prefix}:rate:{channel}"
+        return f"{self.prefix}:rate:{channel}:{workspace_id}"
+
+    def rate_hold(self, channel: str) -> str:
+        """Until when a channel is held back after a provider's 429."""
+        return f"{self.prefix}:rate-hold:{channel}"
+
+    def rate_events(self, workspace_id: str, channel: str) -> str:
+        """A workspace's recent provider rate-limit hits."""
+        return f"{self.prefix}:rate-events:{workspace_id}:{channel}"
+
+    def outbox(self, channel: str) -> str:
+        """What the dev outbox provider "sent"."""
+        return f"{self.prefix}:outbox:{channel}"

@@ -48,6 +48,9 @@ class JobRecord:
     last_error: str | None = None
     sent_at: int | None = None
     provider_message_id: str | None = None
+    #: The batch that took the job for sending (while PROCESSING): a sending actor only acts on
+    #: jobs still in its own batch, so a batch taken again after a lease expired is sent once.
+    batch_id: str | None = None
     _decoded_body: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -89,6 +92,7 @@ class JobRecord:
             "lastError": self.last_error,
             "sentAt": self.sent_at,
             "providerMessageId": self.provider_message_id,
+            "batch": self.batch_id,
         }
         data.update({name: value for name, value in optional.items() if value is not None})
         return orjson.dumps(data)
@@ -113,6 +117,7 @@ class JobRecord:
             last_error=data.get("lastError"),
             sent_at=_optional_int(data.get("sentAt")),
             provider_message_id=data.get("providerMessageId"),
+            batch_id=data.get("batch"),
         )
 
 

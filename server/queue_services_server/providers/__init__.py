@@ -1,0 +1,1 @@
+"""Providers: where messages finally go (webhook, Twilio, SMTP, the dev outbox)."""

@@ -1,0 +1,98 @@
+"""The Provider interface and the errors a provider raises.
+
+A provider sends one message and returns the provider's message id, or raises:
+
+* `RetryableProviderError` for what may work later (network errors, timeouts, 5xx, 429), with
+  `retry_after` in seconds when the provider said how long to wait, and `rate_limited` for 429s;
+* `PermanentProviderError` for what will not (other 4xx, a refused recipient).
+
+The sending actor decides from the class alone; providers never retry by themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """One message to send, as the actor hands it to a provider.
+
+    Attributes:
+        job_id: the job; also the idempotency key, the same on every attempt of this job.
+        channel: ``"sms"`` or ``"email"``.
+        workspace_id: the sending workspace (providers may pick credentials or sender by it).
+        contact_id: the caller's id of the recipient, if any.
+        payload: ``{phoneNumber, message}`` for SMS, ``{to, subject, html?, text?}`` for email.
+        metadata: the caller's metadata, passed through.
+        attempt: 1 for the first attempt, 2 for the first retry, ...
+    """
+
+    job_id: str
+    channel: str
+    workspace_id: str
+    contact_id: str | None
+    payload: dict[str, Any]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 1
+
+
+class ProviderError(Exception):
+    """Base class of provider failures; `message` is kept on the job as its last error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class RetryableProviderError(ProviderError):
+    """A failure that may succeed later: the job goes back on the schedule with backoff."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, rate_limited: bool = False
+    ) -> None:
+        super().__init__(message)
+        #: Seconds the provider asked to wait, if it said.
+        self.retry_after = retry_after
+        #: True for a rate-limit answer (HTTP 429 and the like): it is counted for the workspace
+        #: and slows the channel down.
+        self.rate_limited = rate_limited
+
+
+class PermanentProviderError(ProviderError):
+    """A failure that will not succeed on retry: the job ends FAILED with this message."""
+
+
+class Provider(Protocol):
+    """Sends messages of one channel."""
+
+    #: A short name for logs and settings (``"webhook"``, ``"twilio"``, ``"smtp"``, ``"outbox"``).
+    name: str
+
+    async def send(self, message: OutboundMessage) -> str:
+        """Send `message`; return the provider's id for it (or the job id if it has none).
+
+        Raises:
+            RetryableProviderError: the send may work later.
+            PermanentProviderError: it will not.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once when the worker stops."""
+        ...
+
+
+def is_rate_limit_text(text: str) -> bool:
+    """Whether an error text says "rate limited", as the seeds recognise it (429, "rate limit",
+    "too many requests"). WhatsApp's 130429 and 131056 are rate limits; its 131051 is not (it
+    means an unsupported message type), whatever the seeds say."""
+    lowered = text.lower()
+    return (
+        "429" in lowered
+        or "rate limit" in lowered
+        or "too many requests" in lowered
+        or "130429" in lowered
+        or "131056" in lowered
+    )
