@@ -103,5 +103,5 @@ def test_dev_serves_the_api_and_stops_redis_cleanly(
     # And the scheduled job is still there when Redis starts again on the same folder
     with EmbeddedRedis(tmp_path / ".queue-services") as restarted:
         client = redis_lib.Redis.from_url(restarted.url)
-        assert client.zcard("qs:schedule:sms") == 1
+        assert client.zcard("qs:workspace:ws-1:jobs") == 1
         client.close()
