@@ -53,6 +53,9 @@ class DeliveryMiddleware(Middleware):
 
 def setup_broker(settings: Settings) -> RedisBroker:
     """Create the broker for `settings` and make it Dramatiq's current broker."""
+    logging.getLogger("queue_services_server").setLevel(settings.log_level.upper())
+    # One line per HTTP request to a provider is noise at info level; failures are logged by us.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     broker = RedisBroker(  # type: ignore[no-untyped-call]
         url=settings.redis_url,
         namespace=f"{settings.redis_prefix}:dramatiq",

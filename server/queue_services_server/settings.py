@@ -106,11 +106,11 @@ class Settings(BaseSettings):
     sms_rate_limit: int = Field(default=50, ge=0, description="SMS per second; 0 = no limit.")
     email_rate_limit: int = Field(default=100, ge=0, description="Emails per second; 0 = no limit.")
     rate_limit_margin_ms: int = Field(
-        default=10,
+        default=0,
         ge=0,
         le=1000,
-        description="Added to the 1 s rate window so that network jitter between the limiter "
-        "and the provider never puts more than the limit in one second at the provider.",
+        description="Added to the 1 s rate window, for providers that count more strictly "
+        "than the limit says.",
     )
     workspace_rate_limits: dict[str, dict[Literal["sms", "email"], int]] = Field(
         default_factory=dict,

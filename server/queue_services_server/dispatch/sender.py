@@ -99,7 +99,6 @@ class BatchSender:
         wait_s = (record.scheduled_for - now_ms()) / 1000
         if wait_s > 0:
             await asyncio.sleep(wait_s)
-        await self._limiter.acquire(record.workspace_id)
         attempt = record.attempts + 1
         message = OutboundMessage(
             job_id=record.id,
@@ -111,7 +110,8 @@ class BatchSender:
             attempt=attempt,
         )
         try:
-            provider_id = await self._provider.send(message)
+            async with self._limiter.slot(record.workspace_id):
+                provider_id = await self._provider.send(message)
         except RetryableProviderError as exc:
             if exc.rate_limited:
                 await self._hold_channel(exc.retry_after)
@@ -120,6 +120,8 @@ class BatchSender:
             )
         except PermanentProviderError as exc:
             return JobOutcome(record.id, Outcome.FAILED, exc.message)
+        except StoreUnavailableError as exc:  # the limiter could not be reached: try later
+            return self._retry_or_fail(record, attempt, str(exc), None, False)
         except Exception as exc:  # a provider bug must not lose the job: retry it
             logger.exception("provider %s failed on job %s", self._provider.name, record.id)
             return self._retry_or_fail(record, attempt, f"unexpected error: {exc!r}", None, False)

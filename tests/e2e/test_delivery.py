@@ -1,0 +1,295 @@
+"""Delivery end to end: API server, real worker processes, real Redis, a real webhook receiver."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import redis as redis_lib
+
+from queue_services_server.dev import EmbeddedRedis
+from tests.receiver import Receiver, Received, running_receiver
+from tests.workers import running_worker, start_worker, stop_worker, worker_env
+
+SECRET = "webhook-secret"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running
+
+
+def env_for(redis_server: EmbeddedRedis, receiver: Receiver, **settings: object) -> dict[str, str]:
+    return worker_env(
+        redis_server.url,
+        sms_provider="webhook",
+        email_provider="webhook",
+        sms_api_url=receiver.url,
+        email_api_url=receiver.url,
+        webhook_secret=SECRET,
+        **settings,
+    )
+
+
+def sms(workspace: str, index: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "phoneNumber": f"+1415555{index:04d}",
+        "message": f"message {index} for {workspace}",
+        "workspaceId": workspace,
+        "contactId": f"{workspace}-c{index}",
+        **extra,
+    }
+
+
+def bulk(http: httpx.Client, messages: list[dict[str, Any]], channel: str = "sms") -> list[str]:
+    answer = http.post(f"/api/schedule-{channel}/bulk", json={"messages": messages}).json()
+    assert answer["accepted"] == len(messages), answer
+    return [result["jobId"] for result in answer["results"]]
+
+
+def wait_final(
+    http: httpx.Client, job_ids: list[str], timeout_s: float
+) -> dict[str, dict[str, Any]]:
+    deadline = time.monotonic() + timeout_s
+    jobs: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        jobs = {job_id: http.get(f"/api/jobs/{job_id}").json() for job_id in job_ids}
+        if all(job["status"] in ("COMPLETED", "FAILED", "CANCELLED") for job in jobs.values()):
+            return jobs
+        time.sleep(0.2)
+    return jobs
+
+
+def test_messages_reach_the_crm_exactly_as_the_seeds_give_them(
+    http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver
+) -> None:
+    # Given a worker delivering by webhook
+    with running_worker(env_for(redis_server, receiver)):
+        # When an SMS and an email are scheduled
+        sms_id = http.post("/api/schedule-sms", json={
+            "phoneNumber": "+1234567890", "message": "Your message content",
+            "contactId": "contact-uuid", "workspaceId": "workspace-id", "delay": 0,
+            "metadata": {"source": "campaign", "campaignId": "campaign-uuid"},
+        }).json()["jobId"]  # fmt: skip
+        email_id = http.post("/api/schedule-email", json={
+            "to": "recipient@example.com", "subject": "Email subject",
+            "html": "<p>Email content</p>", "contactId": "contact-uuid",
+            "workspaceId": "workspace-id", "metadata": {"source": "campaign"},
+        }).json()["jobId"]  # fmt: skip
+        jobs = wait_final(http, [sms_id, email_id], 20)
+
+    # Then both are COMPLETED with the receiver's message id
+    assert jobs[sms_id]["status"] == "COMPLETED"
+    assert jobs[sms_id]["providerMessageId"] == f"msg-{sms_id}"
+    assert jobs[sms_id]["attempts"] == 1
+    assert jobs[sms_id]["sentAt"] is not None
+    # And the receiver got the seeds' bodies on the seeds' paths
+    by_path = {r.path: r for r in receiver.sent()}
+    assert by_path["/send-sms"].body == {
+        "to": "+1234567890",
+        "message": "Your message content",
+        "contactId": "contact-uuid",
+        "workspaceId": "workspace-id",
+        "metadata": {"source": "campaign", "campaignId": "campaign-uuid"},
+    }
+    assert by_path["/api/email/send"].body == {
+        "to": "recipient@example.com",
+        "subject": "Email subject",
+        "html": "<p>Email content</p>",
+        "contactId": "contact-uuid",
+        "workspaceId": "workspace-id",
+        "metadata": {"source": "campaign"},
+    }
+    # And each request carries the job id as idempotency key and a valid signature
+    request = by_path["/send-sms"]
+    assert request.headers["idempotency-key"] == sms_id
+    timestamp, mac = (
+        part.split("=", 1)[1] for part in request.headers["x-queue-signature"].split(",")
+    )
+    expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + request.raw, hashlib.sha256)
+    assert hmac.compare_digest(mac, expected.hexdigest())
+    assert abs(int(timestamp) - request.at) < 5
+
+
+def max_per_window(times: list[float], window_s: float = 1.0) -> int:
+    """The most events in any window of `window_s` (sliding: every start point is checked)."""
+    times = sorted(times)
+    best = 0
+    start = 0
+    for end, at in enumerate(times):
+        while at - times[start] >= window_s:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_the_rate_limit_holds_in_every_one_second_window(
+    http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver
+) -> None:
+    # Given 150 due SMS from two workspaces and a limit of 50 per second, with two workers
+    ids = bulk(http, [sms("ws-a", i) for i in range(100)] + [sms("ws-b", i) for i in range(50)])
+    env = env_for(redis_server, receiver, sms_rate_limit=50)
+    with running_worker(env, processes=2, threads=4):
+        started = time.time()
+        sent = receiver.wait_for(150, timeout_s=30)
+        elapsed = sent[-1].at - started if sent else 0.0
+
+    # Then all arrive, never more than 50 in any one-second window, and the limit is well used
+    assert len(sent) == 150
+    assert len({r.headers["idempotency-key"] for r in sent}) == 150
+    assert max_per_window([r.at for r in sent]) <= 50
+    assert elapsed < 4.5, f"150 at 50/s took {elapsed:.1f} s"
+    assert {r.headers["idempotency-key"] for r in sent} == set(ids)
+
+
+def test_a_small_workspace_is_not_held_up_by_a_big_one(
+    http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver
+) -> None:
+    # Given workspace A with 2,000 due SMS, then workspace B with 5
+    bulk(http, [sms("ws-big", i) for i in range(2000)])
+    b_ids = set(bulk(http, [sms("ws-small", i) for i in range(5)]))
+
+    with running_worker(env_for(redis_server, receiver, sms_rate_limit=1000)):
+        sent = receiver.wait_for(2005, timeout_s=60)
+
+    # Then B's five arrive before A's 200th
+    order = [r.headers["idempotency-key"] for r in sent]
+    positions = [order.index(job_id) for job_id in b_ids]
+    a_positions = [i for i, r in enumerate(sent) if r.body["workspaceId"] == "ws-big"]
+    assert len(sent) == 2005
+    assert max(positions) < a_positions[199], positions
+
+
+def test_high_priority_goes_before_a_campaign_of_the_same_workspace(
+    http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver
+) -> None:
+    bulk(http, [sms("ws-1", i) for i in range(400)])
+    urgent = set(bulk(http, [sms("ws-1", 1000 + i, priority="high") for i in range(3)]))
+
+    with running_worker(env_for(redis_server, receiver, sms_rate_limit=500)):
+        sent = receiver.wait_for(403, timeout_s=30)
+
+    order = [r.headers["idempotency-key"] for r in sent]
+    assert len(sent) == 403
+    assert max(order.index(job_id) for job_id in urgent) < 60
+
+
+def test_retries_then_success_and_final_failures_keep_their_reason(
+    http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver, redis: redis_lib.Redis
+) -> None:
+    # Given a receiver that fails each "flaky" message once, always refuses "bad" ones with a
+    # 400, always fails "down" ones with a 500, and rate-limits "busy" ones once with a 429
+    attempts: Counter[str] = Counter()
+
+    def behaviour(received: Received) -> tuple[int, dict[str, Any], dict[str, str]]:
+        kind = received.body["message"].split()[0]
+        attempts[received.body["contactId"]] += 1
+        first = attempts[received.body["contactId"]] == 1
+        if kind == "flaky" and first:
+            return 503, {"error": "temporarily unavailable"}, {}
+        if kind == "busy" and first:
+            return 429, {"error": "Too Many Requests"}, {"Retry-After": "1"}
+        if kind == "bad":
+            return 400, {"error": "invalid number"}, {}
+        if kind == "down":
+            return 500, {"error": "boom"}, {}
+        return 200, {"messageId": "ok-" + received.body["contactId"]}, {}
+
+    receiver.behaviour = behaviour
+    ids = {}
+    for kind in ("flaky", "busy", "bad", "down", "fine"):
+        ids[kind] = http.post(
+            "/api/schedule-sms",
+            json={"phoneNumber": "+14155550100", "message": f"{kind} message",
+                  "workspaceId": "ws-r", "contactId": kind},
+        ).json()["jobId"]  # fmt: skip
+
+    env = env_for(redis_server, receiver, max_retries=2, retry_base_s=0.1, retry_max_s=0.5)
+    with running_worker(env):
+        jobs = wait_final(http, list(ids.values()), timeout_s=30)
+
+    status = {kind: jobs[job_id] for kind, job_id in ids.items()}
+    assert status["fine"]["status"] == "COMPLETED"
+    assert (status["flaky"]["status"], status["flaky"]["attempts"]) == ("COMPLETED", 2)
+    assert "503" in status["flaky"]["lastError"]
+    assert (status["busy"]["status"], status["busy"]["attempts"]) == ("COMPLETED", 2)
+    assert (status["bad"]["status"], status["bad"]["attempts"]) == ("FAILED", 1)
+    assert "400" in status["bad"]["lastError"] and "invalid number" in status["bad"]["lastError"]
+    assert (status["down"]["status"], status["down"]["attempts"]) == ("FAILED", 3)
+    assert "gave up after 3 attempts" in status["down"]["lastError"]
+    # And the 429 is recorded for the workspace with its batch size and message
+    events = [orjson.loads(e) for e in redis.lrange("qs:rate-events:ws-r:sms", 0, -1)]
+    assert len(events) == 1
+    assert "429" in events[0]["errorMessage"]
+    assert events[0]["batchSize"] >= 1
+
+
+def test_a_killed_worker_loses_nothing(
+    http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver
+) -> None:
+    # Given 300 SMS going out at 100/s, with short leases
+    ids = set(
+        bulk(http, [sms("ws-a", i) for i in range(150)] + [sms("ws-b", i) for i in range(150)])
+    )
+    env = env_for(redis_server, receiver, sms_rate_limit=100, lease_s=2)
+
+    # When the worker is killed with SIGKILL twice along the way
+    for _ in range(2):
+        worker = start_worker(env)
+        time.sleep(0.8)
+        stop_worker(worker, kill=True)
+    with running_worker(env):
+        receiver.wait_for(300, timeout_s=40)
+        jobs = wait_final(http, sorted(ids), timeout_s=20)
+
+    # Then every message arrived, and any duplicate carries the same idempotency key
+    delivered = Counter(r.headers["idempotency-key"] for r in receiver.sent())
+    assert set(delivered) == ids
+    assert all(job["status"] == "COMPLETED" for job in jobs.values())
+    duplicates = sum(count - 1 for count in delivered.values())
+    assert duplicates <= 2 * 100, duplicates  # at most what was in flight at each kill
+
+
+def test_cancel_racing_dispatch_never_sends_a_cancelled_job(
+    http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver
+) -> None:
+    # Given 200 SMS due in half a second and a worker running
+    ids = bulk(http, [sms("ws-c", i, delay=500) for i in range(200)])
+    answers: dict[str, int] = {}
+
+    with running_worker(env_for(redis_server, receiver, sms_rate_limit=200)):
+        # When half of them are cancelled while they become due
+        def cancel(job_ids: list[str]) -> None:
+            with httpx.Client(base_url=str(http.base_url)) as client:
+                for job_id in job_ids:
+                    answers[job_id] = client.delete(f"/api/jobs/{job_id}").status_code
+
+        threads = [threading.Thread(target=cancel, args=(ids[i::4][:25],)) for i in range(4)]
+        time.sleep(0.4)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        jobs = wait_final(http, ids, timeout_s=30)
+
+    # Then a 200 means never sent and CANCELLED; a 409 means it was sent
+    delivered = {r.headers["idempotency-key"] for r in receiver.sent()}
+    assert set(answers.values()) <= {200, 409}
+    for job_id, code in answers.items():
+        if code == 200:
+            assert job_id not in delivered
+            assert jobs[job_id]["status"] == "CANCELLED"
+        else:
+            assert job_id in delivered
+    for job_id in set(ids) - set(answers):
+        assert job_id in delivered
+        assert jobs[job_id]["status"] == "COMPLETED"

@@ -1,0 +1,84 @@
+"""Starting real `queue-services worker` processes for tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import redis as redis_lib
+
+
+def worker_env(redis_url: str, **settings: object) -> dict[str, str]:
+    """The environment of a worker: REDIS_URL plus settings given as keyword arguments
+    (``sms_rate_limit=50`` becomes ``SMS_RATE_LIMIT=50``)."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name != "REDIS_URL" and not name.startswith("QUEUE_SERVICES_")
+    }
+    env.update({"REDIS_URL": redis_url, "QUEUE_SERVICES_LOG_LEVEL": "warning"})
+    env.update({name.upper(): str(value) for name, value in settings.items()})
+    return env
+
+
+def start_worker(
+    env: Mapping[str, str], *, processes: int = 1, threads: int = 4
+) -> subprocess.Popen[bytes]:
+    """Start `queue-services worker` and wait until its dispatchers run."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "queue_services_server.cli",
+            "worker",
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+        ],
+        env=dict(env),
+        start_new_session=True,
+    )
+    client = redis_lib.Redis.from_url(env["REDIS_URL"])
+    deadline = time.monotonic() + 30
+    try:
+        # Each booted worker process registers a Dramatiq heartbeat.
+        while not client.zcard("qs:dramatiq:__heartbeats__"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start (exit code {process.poll()})")
+            time.sleep(0.05)
+    finally:
+        client.close()
+    return process
+
+
+def stop_worker(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    """SIGTERM the worker (it finishes the batches in flight), or SIGKILL its whole process
+    group (the main process and its worker processes die at once, as in a crash)."""
+    if process.poll() is None:
+        if kill:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            # Only the main process: it passes the signal on to its worker processes once; a
+            # second SIGTERM would make them exit without finishing their batches.
+            process.terminate()
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def running_worker(env: Mapping[str, str], **options: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A worker for the duration of a `with` block."""
+    process = start_worker(env, **options)
+    try:
+        yield process
+    finally:
+        stop_worker(process)
