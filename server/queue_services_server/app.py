@@ -18,7 +18,7 @@ from queue_services_server import errors
 from queue_services_server.auth import AdminKeyMiddleware
 from queue_services_server.openapi import build_openapi
 from queue_services_server.request_id import RequestIdMiddleware
-from queue_services_server.routes import health, jobs, schedule
+from queue_services_server.routes import health, jobs, outbox, schedule
 from queue_services_server.routes._context import json_response
 from queue_services_server.settings import Settings
 from queue_services_server.store.connection import connect
@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, redis: aioredis.Redis | None = None) -> St
         routes=[
             *schedule.routes(),
             *jobs.routes(),
+            *outbox.routes(),
             *health.routes(),
             Route("/openapi.json", openapi_json, methods=["GET"]),
         ],

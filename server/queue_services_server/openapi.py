@@ -39,6 +39,7 @@ _ANSWERS: list[type[BaseModel]] = [
     schemas.JobListAnswer,
     schemas.CancelAnswer,
     schemas.ErrorAnswer,
+    schemas.OutboxAnswer,
     schemas.HealthAnswer,
     schemas.ReadyAnswer,
 ]
@@ -170,6 +171,30 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                 },
                 "security": [{"bearer": []}, {}],
             },
+        },
+        "/api/outbox": {
+            "get": {
+                "summary": "Messages the dev outbox provider kept, newest first",
+                "parameters": [
+                    {
+                        "name": "channel",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["sms", "email"], "default": "sms"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                    },
+                ],
+                "responses": {
+                    "200": _json(schemas.OutboxAnswer, "The outbox."),
+                    **_errors("401", "422", "503"),
+                },
+                "security": [{"bearer": []}, {}],
+            }
         },
         "/health": {
             "get": {

@@ -329,6 +329,13 @@ class CancelAnswer(_Answer):
     status: Literal["CANCELLED"] = "CANCELLED"
 
 
+class OutboxAnswer(_Answer):
+    """Answer of ``GET /api/outbox``: what the dev outbox provider "sent", newest first."""
+
+    channel: Channel
+    messages: list[dict[str, Any]]
+
+
 class HealthAnswer(_Answer):
     """Answer of ``GET /health``."""
 

@@ -16,7 +16,7 @@ import pytest
 import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
-from tests.receiver import Receiver, Received, running_receiver
+from tests.receiver import Received, Receiver, running_receiver
 from tests.workers import running_worker, start_worker, stop_worker, worker_env
 
 SECRET = "webhook-secret"
@@ -223,7 +223,8 @@ def test_retries_then_success_and_final_failures_keep_their_reason(
     assert "503" in status["flaky"]["lastError"]
     assert (status["busy"]["status"], status["busy"]["attempts"]) == ("COMPLETED", 2)
     assert (status["bad"]["status"], status["bad"]["attempts"]) == ("FAILED", 1)
-    assert "400" in status["bad"]["lastError"] and "invalid number" in status["bad"]["lastError"]
+    assert "400" in status["bad"]["lastError"]
+    assert "invalid number" in status["bad"]["lastError"]
     assert (status["down"]["status"], status["down"]["attempts"]) == ("FAILED", 3)
     assert "gave up after 3 attempts" in status["down"]["lastError"]
     # And the 429 is recorded for the workspace with its batch size and message

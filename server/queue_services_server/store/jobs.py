@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+import orjson
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
@@ -166,6 +167,12 @@ class JobStore:
             outcome, raw = await self._cancel_job(keys=keys, args=[job_id, now_ms])
         record = JobRecord.from_json(raw) if raw else None
         return CancelOutcome(outcome), record
+
+    async def outbox(self, channel: str, limit: int) -> list[dict[str, Any]]:
+        """The newest `limit` messages the outbox provider kept for `channel`."""
+        with translate_redis_errors():
+            items = await self._redis.lrange(self._keys.outbox(channel), 0, limit - 1)
+        return [orjson.loads(item) for item in items]
 
     async def list_workspace_jobs(
         self,

@@ -115,7 +115,8 @@ while true do
     left = left + redis.call('LLEN', lane_key(ws, priority))
   end
   if left > 0 then
-    redis.call('ZADD', KEYS[2], now, ws)
+    -- now + 1: behind every workspace whose work became due up to now
+    redis.call('ZADD', KEYS[2], now + 1, ws)
   else
     redis.call('ZREM', KEYS[2], ws)
   end
