@@ -294,3 +294,28 @@ def test_cancel_racing_dispatch_never_sends_a_cancelled_job(
     for job_id in set(ids) - set(answers):
         assert job_id in delivered
         assert jobs[job_id]["status"] == "COMPLETED"
+
+
+def test_sigterm_finishes_batches_in_flight_and_the_next_worker_takes_the_rest(
+    http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver
+) -> None:
+    # Given 100 SMS going out at 25/s
+    ids = set(bulk(http, [sms("ws-t", i) for i in range(100)]))
+    env = env_for(redis_server, receiver, sms_rate_limit=25)
+
+    # When the worker gets SIGTERM a second in, and another worker starts after it exited
+    worker = start_worker(env)
+    time.sleep(1.0)
+    stop_worker(worker)
+    sent_by_first = len(receiver.sent())
+    jobs_after_stop = {j: http.get(f"/api/jobs/{j}").json()["status"] for j in ids}
+    with running_worker(env):
+        receiver.wait_for(100, timeout_s=30)
+
+    # Then the first worker left nothing half-done: no job PROCESSING, none sent twice
+    assert worker.returncode == 0
+    assert 0 < sent_by_first < 100
+    assert "PROCESSING" not in jobs_after_stop.values()
+    delivered = Counter(r.headers["idempotency-key"] for r in receiver.sent())
+    assert set(delivered) == ids
+    assert max(delivered.values()) == 1
