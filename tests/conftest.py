@@ -18,16 +18,26 @@ from queue_services_server.app import create_app
 from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.settings import Settings
 
+
+def _product_variables() -> set[str]:
+    names = {field.upper() for field in Settings.model_fields}
+    for field in Settings.model_fields.values():
+        names.update(
+            str(choice).upper() for choice in getattr(field.validation_alias, "choices", [])
+        )
+    return names
+
+
 #: Environment variables the product reads; cleared around every test so the developer's own
 #: shell cannot change what a test sees.
-_PRODUCT_VARIABLES = ("REDIS_URL", "QUEUE_SERVICES_")
+PRODUCT_VARIABLES = _product_variables()
 
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """Remove the product's environment variables for the duration of each test."""
     for name in list(os.environ):
-        if name == "REDIS_URL" or name.startswith("QUEUE_SERVICES_"):
+        if name.upper() in PRODUCT_VARIABLES or name.startswith("QUEUE_SERVICES_"):
             monkeypatch.delenv(name)
 
 

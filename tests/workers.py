@@ -16,10 +16,12 @@ import redis as redis_lib
 def worker_env(redis_url: str, **settings: object) -> dict[str, str]:
     """The environment of a worker: REDIS_URL plus settings given as keyword arguments
     (``sms_rate_limit=50`` becomes ``SMS_RATE_LIMIT=50``)."""
+    from tests.conftest import PRODUCT_VARIABLES
+
     env = {
         name: value
         for name, value in os.environ.items()
-        if name != "REDIS_URL" and not name.startswith("QUEUE_SERVICES_")
+        if name.upper() not in PRODUCT_VARIABLES and not name.startswith("QUEUE_SERVICES_")
     }
     env.update({"REDIS_URL": redis_url, "QUEUE_SERVICES_LOG_LEVEL": "warning"})
     env.update({name.upper(): str(value) for name, value in settings.items()})

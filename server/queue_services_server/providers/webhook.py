@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
+from queue_services_server.providers._http import read_capped
 from queue_services_server.providers.base import (
     OutboundMessage,
     PermanentProviderError,
@@ -25,9 +26,6 @@ from queue_services_server.providers.base import (
     is_rate_limit_text,
 )
 from queue_services_server.providers.retry_after import parse_retry_after
-
-#: Most bytes of an answer read; the rest is ignored, so a hostile endpoint cannot fill memory.
-MAX_ANSWER_BYTES = 64 * 1024
 
 #: Path of each channel's endpoint under its base URL, as the seeds give them.
 PATHS = {"sms": "/send-sms", "email": "/api/email/send"}
@@ -87,7 +85,7 @@ class WebhookProvider:
         url = self._base_url + PATHS[message.channel]
         try:
             async with self._client.stream("POST", url, content=body, headers=headers) as answer:
-                text = await _read_capped(answer)
+                text = await read_capped(answer)
         except httpx.TimeoutException as exc:
             raise RetryableProviderError(f"webhook timed out: {url}") from exc
         except httpx.TransportError as exc:
@@ -111,17 +109,6 @@ class WebhookProvider:
         """Close the HTTP client (if it is ours)."""
         if self._owns_client:
             await self._client.aclose()
-
-
-async def _read_capped(answer: httpx.Response) -> str:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in answer.aiter_bytes():
-        chunks.append(chunk[: MAX_ANSWER_BYTES - size])
-        size += len(chunk)
-        if size >= MAX_ANSWER_BYTES:
-            break
-    return b"".join(chunks).decode("utf-8", errors="replace")
 
 
 def _message_id(text: str) -> str | None:
