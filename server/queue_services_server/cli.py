@@ -223,7 +223,9 @@ def dev(settings: Settings, *, no_worker: bool = False) -> int:
         command = worker_command(
             settings.model_copy(update={"worker_processes": 1, "worker_threads": 4})
         )
-        worker_process = subprocess.Popen(command, env=env)
+        # A session of its own, like Redis: Ctrl-C reaches this process, which then stops the
+        # worker with one SIGTERM (it finishes its batches) rather than two signals at once.
+        worker_process = subprocess.Popen(command, env=env, start_new_session=True)
     # uvicorn shuts down on SIGTERM and then re-raises it; handled like Ctrl-C, it reaches the
     # `finally` below instead of killing the process before Redis is stopped.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -83,9 +83,15 @@ def test_dev_serves_the_api_and_stops_redis_cleanly(
             assert time.monotonic() < deadline, "the API did not come up"
             time.sleep(0.1)
 
-        # When a message is scheduled and the command is stopped
+        # When a message is scheduled, the worker "sends" it into the outbox
         body = {"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "ws-1"}
-        assert httpx.post(f"{url}/api/schedule-sms", json=body).status_code == 201
+        job_id = httpx.post(f"{url}/api/schedule-sms", json=body).json()["jobId"]
+        while httpx.get(f"{url}/api/jobs/{job_id}").json()["status"] != "COMPLETED":
+            assert time.monotonic() < deadline + 20, "the dev worker did not deliver"
+            time.sleep(0.1)
+        outbox = httpx.get(f"{url}/api/outbox").json()["messages"]
+        assert [message["jobId"] for message in outbox] == [job_id]
+        # and the command is stopped
         process.send_signal(stop_signal)
         output, _ = process.communicate(timeout=30)
     finally:
