@@ -20,6 +20,17 @@ from starlette.routing import Route
 from queue_services_server.dev import free_port
 
 
+def max_per_window(times: list[float], window_s: float = 1.0) -> int:
+    """The most events in any window of `window_s` seconds (every start point is checked)."""
+    times = sorted(times)
+    best, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= window_s:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 @dataclass
 class Received:
     """One request as the receiver saw it."""

@@ -24,18 +24,8 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
 from tests.conftest import running_server
-from tests.receiver import running_receiver
+from tests.receiver import max_per_window, running_receiver
 from tests.workers import running_worker, start_worker, stop_worker, worker_env
-
-
-def max_per_window(times: list[float], window_s: float = 1.0) -> int:
-    times = sorted(times)
-    best, start = 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= window_s:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def broadcast(messages: int, rate: int, kills: int) -> None:

@@ -16,7 +16,7 @@ import pytest
 import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
-from tests.receiver import Received, Receiver, running_receiver
+from tests.receiver import Received, Receiver, max_per_window, running_receiver
 from tests.workers import running_worker, start_worker, stop_worker, worker_env
 
 SECRET = "webhook-secret"
@@ -118,18 +118,6 @@ def test_messages_reach_the_crm_exactly_as_the_seeds_give_them(
     expected = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + request.raw, hashlib.sha256)
     assert hmac.compare_digest(mac, expected.hexdigest())
     assert abs(int(timestamp) - request.at) < 5
-
-
-def max_per_window(times: list[float], window_s: float = 1.0) -> int:
-    """The most events in any window of `window_s` (sliding: every start point is checked)."""
-    times = sorted(times)
-    best = 0
-    start = 0
-    for end, at in enumerate(times):
-        while at - times[start] >= window_s:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def test_the_rate_limit_holds_in_every_one_second_window(

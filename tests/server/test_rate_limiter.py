@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.rate_limiter import Limit, RateLimiter
 from queue_services_server.store.keys import KeySpace
+from tests.receiver import max_per_window
 
 KEYS = KeySpace("qs")
 
@@ -24,16 +25,6 @@ async def client(
     connection = aioredis.Redis.from_url(redis_server.url)
     yield connection
     await connection.aclose()
-
-
-def max_in_window(times: list[float], window_s: float) -> int:
-    times = sorted(times)
-    best, start = 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= window_s:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 async def send_through(
@@ -59,7 +50,7 @@ async def test_never_more_than_the_limit_in_any_window(client: aioredis.Redis) -
     elapsed = time.monotonic() - started
 
     # Then no 500 ms window holds more than 20, and the limit is used (70 need 3 full windows)
-    assert max_in_window(times, 0.5) <= 20
+    assert max_per_window(times, 0.5) <= 20
     assert 1.5 <= elapsed < 2.5
 
 
@@ -81,7 +72,7 @@ async def test_a_workspace_tier_is_held_to_its_own_limit(client: aioredis.Redis)
     small = await send_through([limiter], 12, workspace="small")
     other = await send_through([limiter], 30, workspace="big")
 
-    assert max_in_window(small, 0.5) <= 5
+    assert max_per_window(small, 0.5) <= 5
     assert max(other) - min(other) < 0.2  # the tier does not slow other workspaces
 
 
