@@ -18,12 +18,13 @@ from queue_services_server import errors
 from queue_services_server.auth import AdminKeyMiddleware
 from queue_services_server.openapi import build_openapi
 from queue_services_server.request_id import RequestIdMiddleware
-from queue_services_server.routes import health, jobs, outbox, schedule
+from queue_services_server.routes import health, jobs, metrics, outbox, schedule
 from queue_services_server.routes._context import json_response
 from queue_services_server.settings import Settings
 from queue_services_server.store.connection import connect
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.metrics import MetricsStore
 
 logger = logging.getLogger("queue_services_server")
 
@@ -50,7 +51,12 @@ def create_app(settings: Settings, *, redis: aioredis.Redis | None = None) -> St
                 "QUEUE_SERVICES_ADMIN_KEY is not set: the API is open to anyone who can reach it"
             )
         try:
-            yield {"settings": settings, "store": JobStore(client, KeySpace(settings.redis_prefix))}
+            keys = KeySpace(settings.redis_prefix)
+            yield {
+                "settings": settings,
+                "store": JobStore(client, keys),
+                "metrics": MetricsStore(client, keys),
+            }
         finally:
             if redis is None:
                 await client.aclose()
@@ -68,6 +74,7 @@ def create_app(settings: Settings, *, redis: aioredis.Redis | None = None) -> St
             *schedule.routes(),
             *jobs.routes(),
             *outbox.routes(),
+            *metrics.routes(),
             *health.routes(),
             Route("/openapi.json", openapi_json, methods=["GET"]),
         ],

@@ -27,6 +27,7 @@ class BulkEmailRequest(BaseModel):
 
 
 _REQUESTS: list[type[BaseModel]] = [
+    schemas.ResetRequest,
     schemas.SmsMessage,
     schemas.EmailMessage,
     BulkSmsRequest,
@@ -40,6 +41,9 @@ _ANSWERS: list[type[BaseModel]] = [
     schemas.CancelAnswer,
     schemas.ErrorAnswer,
     schemas.OutboxAnswer,
+    schemas.MetricsAnswer,
+    schemas.WorkspaceMetricsAnswer,
+    schemas.ResetAnswer,
     schemas.HealthAnswer,
     schemas.ReadyAnswer,
 ]
@@ -194,6 +198,59 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                     **_errors("401", "422", "503"),
                 },
                 "security": [{"bearer": []}, {}],
+            }
+        },
+        "/api/metrics": {
+            "get": {
+                "summary": "Delivery figures per channel and workspace, and queue depths",
+                "responses": {
+                    "200": _json(schemas.MetricsAnswer, "The figures."),
+                    **_errors("401", "503"),
+                },
+                "security": [{"bearer": []}, {}],
+            }
+        },
+        "/api/metrics/workspace/{workspaceId}": {
+            "get": {
+                "summary": "A workspace's provider rate-limit hits",
+                "parameters": [
+                    {
+                        "name": "workspaceId",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": _json(schemas.WorkspaceMetricsAnswer, "The hits, newest first."),
+                    **_errors("401", "404", "503"),
+                },
+                "security": [{"bearer": []}, {}],
+            }
+        },
+        "/api/metrics/reset": {
+            "post": {
+                "summary": "Reset figures of a channel, a workspace, both, or all",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(schemas.ResetRequest)}},
+                },
+                "responses": {
+                    "200": _json(schemas.ResetAnswer, "Reset."),
+                    **_errors("400", "401", "415", "422", "503"),
+                },
+                "security": [{"bearer": []}, {}],
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus text exposition",
+                "responses": {
+                    "200": {
+                        "description": "Metrics in the Prometheus text format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
             }
         },
         "/health": {

@@ -77,20 +77,22 @@ class RateLimiter:
         return 0.0 if int(granted) else int(wait_ms) / 1000
 
     @asynccontextmanager
-    async def slot(self, workspace_id: str) -> AsyncIterator[None]:
+    async def slot(self, workspace_id: str) -> AsyncIterator[bool]:
         """Wait for a send slot, hold it for the send (the body of the `with`), then log the
-        send at its completion time."""
+        send at its completion time. Yields whether the send had to wait."""
         if not self.limited(workspace_id):
-            yield
+            yield False
             return
         # Unique across processes and hosts: two sends in one ms must both be logged.
         token = f"{os.getpid()}-{id(self)}-{next(_tokens)}"
         # Polling is right here: the wait is computed by Redis from the shared log, and a slot
         # freed elsewhere is not announced, so there is nothing local to wait on.
-        while (wait_s := await self.try_take(workspace_id, token)) > 0:  # noqa: ASYNC110
+        waited = False
+        while (wait_s := await self.try_take(workspace_id, token)) > 0:
+            waited = True
             await asyncio.sleep(wait_s)
         try:
-            yield
+            yield waited
         finally:
             # If Redis is away now, the slot keeps its grant time: a little less strict for this
             # one send, rather than reporting a send that went out as failed.

@@ -107,6 +107,12 @@ Instant = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
 ]
 
+
+def is_identifier(value: str) -> bool:
+    """Whether `value` is a valid workspace or contact id."""
+    return bool(_IDENTIFIER.fullmatch(value))
+
+
 PhoneNumber = Annotated[str, AfterValidator(_phone_number)]
 Identifier = Annotated[str, AfterValidator(_identifier)]
 NonBlank = Annotated[str, AfterValidator(_not_blank)]
@@ -334,6 +340,102 @@ class OutboxAnswer(_Answer):
 
     channel: Channel
     messages: list[dict[str, Any]]
+
+
+class WorkspaceCounts(_Answer):
+    """A workspace's figures on one channel (seed 002's shape)."""
+
+    total: int
+    success: int
+    failed: int
+    rate_limited: int = Field(alias="rateLimited")
+
+
+class QueueDepth(_Answer):
+    """Jobs of a channel by where they are: not yet due, due and waiting, taken."""
+
+    scheduled: int
+    due: int
+    in_flight: int = Field(alias="inFlight")
+
+
+class ChannelMetricsAnswer(_Answer):
+    """One channel's metrics: the fields of both seed shapes (001 and 002), and more."""
+
+    total_processed: int = Field(alias="totalProcessed")
+    batches_processed: int = Field(alias="batchesProcessed")
+    success_rate: float = Field(alias="successRate", description="Percent of finished jobs sent.")
+    avg_processing_time: float = Field(alias="avgProcessingTime", description="ms per batch.")
+    throughput: float = Field(description="Jobs finished per second over the last minute.")
+    rate_exceeded_count: int = Field(alias="rateExceededCount")
+    last_processed_time: Instant | None = Field(alias="lastProcessedTime")
+    total: int
+    success: int
+    failed: int
+    rate_limited: int = Field(alias="rateLimited")
+    retried: int
+    workspaces: dict[str, WorkspaceCounts]
+    queue: QueueDepth
+
+
+class RateLimitSummary(_Answer):
+    """How often and when last a workspace hit a provider's rate limit on one channel."""
+
+    count: int
+    last_exceeded: Instant | None = Field(alias="lastExceeded")
+
+
+class MetricsAnswer(_Answer):
+    """Answer of ``GET /api/metrics``."""
+
+    sms: ChannelMetricsAnswer
+    email: ChannelMetricsAnswer
+    workspace_rate_limits: dict[str, dict[Channel, RateLimitSummary]] = Field(
+        alias="workspaceRateLimits"
+    )
+    timestamp: Instant
+
+
+class RateLimitDetail(_Answer):
+    """One provider rate-limit hit."""
+
+    timestamp: Instant
+    batch_size: int = Field(alias="batchSize")
+    error_message: str = Field(alias="errorMessage")
+
+
+class WorkspaceRateLimit(_Answer):
+    """A workspace's rate-limit hits on one channel (seed 000's shape)."""
+
+    count: int
+    last_exceeded: Instant | None = Field(alias="lastExceeded")
+    details: list[RateLimitDetail]
+
+
+class WorkspaceMetricsAnswer(_Answer):
+    """Answer of ``GET /api/metrics/workspace/{workspaceId}`` (seed 000's shape)."""
+
+    workspace_id: str = Field(alias="workspaceId")
+    sms: WorkspaceRateLimit
+    email: WorkspaceRateLimit
+    timestamp: Instant
+
+
+class ResetRequest(BaseModel):
+    """Body of ``POST /api/metrics/reset``: a channel, a workspace, both, or neither (all)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+    type: Channel | None = None
+    workspace_id: Identifier | None = Field(default=None, alias="workspaceId")
+
+
+class ResetAnswer(_Answer):
+    """Answer of ``POST /api/metrics/reset``."""
+
+    success: Literal[True] = True
+    type: Channel | None
+    workspace_id: str | None = Field(alias="workspaceId")
 
 
 class HealthAnswer(_Answer):

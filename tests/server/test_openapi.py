@@ -16,7 +16,14 @@ def test_openapi_documents_every_route_and_method(http: httpx.Client) -> None:
     app = create_app(Settings(redis_url="redis://127.0.0.1:1/0"))
 
     served = {
-        (re.sub(r"\{job_id(:str)?\}", "{jobId}", route.path), method.lower())
+        (
+            re.sub(
+                r"\{workspace_id(:str)?\}",
+                "{workspaceId}",
+                re.sub(r"\{job_id(:str)?\}", "{jobId}", route.path),
+            ),
+            method.lower(),
+        )
         for route in app.routes
         if isinstance(route, Route)
         for method in (route.methods or ()) - {"HEAD"}

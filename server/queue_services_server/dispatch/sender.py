@@ -60,6 +60,8 @@ class BatchSender:
         self._delivery = delivery
         self._limiter = limiter
         self._provider = provider
+        #: Rate-limiter waits of each batch being sent, for its metrics.
+        self._waits: dict[str, int] = {}
 
     async def send_batch(self, batch_id: str, job_ids: Sequence[str]) -> list[JobOutcome]:
         """Send the jobs of `batch_id` that are still its own; returns their outcomes."""
@@ -76,11 +78,16 @@ class BatchSender:
 
         async def send_one(record: JobRecord) -> JobOutcome:
             async with semaphore:
-                return await self._send_one(record)
+                return await self._send_one(record, batch_id)
 
-        async with self._leases([record.id for record in mine]):
-            outcomes = await asyncio.gather(*(send_one(record) for record in mine))
-        await self._finish(batch_id, outcomes)
+        self._waits[batch_id] = 0
+        try:
+            async with self._leases([record.id for record in mine]):
+                outcomes = await asyncio.gather(*(send_one(record) for record in mine))
+            duration_ms = int((time.monotonic() - started) * 1000)
+            await self._finish(batch_id, outcomes, duration_ms, self._waits[batch_id])
+        finally:
+            del self._waits[batch_id]
         counts = {outcome: sum(1 for o in outcomes if o.outcome is outcome) for outcome in Outcome}
         logger.info(
             "batch channel=%s workspace=%s size=%d sent=%d retry=%d failed=%d duration_ms=%d",
@@ -94,7 +101,7 @@ class BatchSender:
         )
         return outcomes
 
-    async def _send_one(self, record: JobRecord) -> JobOutcome:
+    async def _send_one(self, record: JobRecord, batch_id: str) -> JobOutcome:
         # Jobs are taken up to the dispatch lookahead early; they go at their due time.
         wait_s = (record.scheduled_for - now_ms()) / 1000
         if wait_s > 0:
@@ -110,7 +117,8 @@ class BatchSender:
             attempt=attempt,
         )
         try:
-            async with self._limiter.slot(record.workspace_id):
+            async with self._limiter.slot(record.workspace_id) as waited:
+                self._waits[batch_id] += waited
                 provider_id = await self._provider.send(message)
         except RetryableProviderError as exc:
             if exc.rate_limited:
@@ -177,7 +185,9 @@ class BatchSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _finish(self, batch_id: str, outcomes: Sequence[JobOutcome]) -> None:
+    async def _finish(
+        self, batch_id: str, outcomes: Sequence[JobOutcome], duration_ms: int, waits: int
+    ) -> None:
         # The messages are out: recording must not give up on a short Redis outage, or the
         # lease would expire and the batch be sent again. Retry until the lease would run out.
         retrying = tenacity.AsyncRetrying(
@@ -188,4 +198,11 @@ class BatchSender:
         )
         async for attempt in retrying:
             with attempt:
-                await self._delivery.finish(self._config.channel, batch_id, outcomes, now_ms())
+                await self._delivery.finish(
+                    self._config.channel,
+                    batch_id,
+                    outcomes,
+                    now_ms(),
+                    duration_ms=duration_ms,
+                    limiter_waits=waits,
+                )

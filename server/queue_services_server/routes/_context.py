@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from queue_services_server.settings import Settings
 from queue_services_server.store.jobs import JobStore
+from queue_services_server.store.metrics import MetricsStore
 
 
 def settings_of(request: Request) -> Settings:
@@ -23,6 +24,12 @@ def store_of(request: Request) -> JobStore:
     """The app's job store."""
     store: JobStore = request.state.store
     return store
+
+
+def metrics_of(request: Request) -> MetricsStore:
+    """The app's metrics store."""
+    metrics: MetricsStore = request.state.metrics
+    return metrics
 
 
 def json_response(answer: BaseModel | dict[str, Any], status_code: int = 200) -> Response:

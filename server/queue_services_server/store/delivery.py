@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.jobs import load_script
 from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.metrics import SERIES_KEPT_S, duration_field, series_bucket
 from queue_services_server.store.records import JobRecord
 
 #: Due jobs moved from the schedule into lanes per claim call: bounds the work of one call.
@@ -116,15 +117,37 @@ class DeliveryStore:
             )
 
     async def finish(
-        self, channel: str, batch_id: str, outcomes: Sequence[JobOutcome], now_ms: int
+        self,
+        channel: str,
+        batch_id: str,
+        outcomes: Sequence[JobOutcome],
+        now_ms: int,
+        *,
+        duration_ms: int = 0,
+        limiter_waits: int = 0,
     ) -> int:
-        """Record the outcomes of a batch in one call; returns how many jobs were updated."""
+        """Record the outcomes of a batch, and the metrics they make, in one call; returns how
+        many jobs were updated."""
         keys = [
             self._keys.schedule(channel),
             self._keys.inflight(channel),
             self._keys.wake(channel),
+            self._keys.metrics(channel),
+            self._keys.workspace_metrics(channel),
+            self._keys.rate_limit_counts(channel),
+            self._keys.series(channel, series_bucket(now_ms)),
         ]
-        args: list[str | int] = [self._keys.prefix, channel, now_ms, batch_id, RATE_EVENTS_KEPT]
+        args: list[str | int] = [
+            self._keys.prefix,
+            channel,
+            now_ms,
+            batch_id,
+            RATE_EVENTS_KEPT,
+            duration_ms,
+            duration_field(duration_ms / 1000),
+            limiter_waits,
+            SERIES_KEPT_S,
+        ]
         for item in outcomes:
             args += [
                 item.job_id,

@@ -40,6 +40,16 @@ key                                type    what it holds (who writes it)
                                            capped (finish.lua)
 ``{p}:outbox:{ch}``                list    messages the dev ``outbox`` provider "sent", newest
                                            first, capped
+``{p}:metrics:{ch}``               hash    channel counters: total, success, failed, retried,
+                                           rateLimited, batches, batchMs, limiterWaits,
+                                           lastProcessed, le_<s> batch-duration buckets
+                                           (finish.lua, once per batch)
+``{p}:metrics:{ch}:workspaces``    hash    ``<ws>|total``, ``<ws>|success``, ``<ws>|failed``,
+                                           ``<ws>|rateLimited`` (finish.lua)
+``{p}:metrics:{ch}:rate-limits``   hash    ``<ws>|count``, ``<ws>|last`` (ms) of provider
+                                           rate-limit hits (finish.lua)
+``{p}:series:{ch}:{bucket}``       hash    sent / failed / rateLimited in one 5 s bucket
+                                           (bucket = its start, s); expires after 6 h
 =================================  ======  =========================================================
 
 Lua scripts that reach keys of a workspace they learn from a job record (claim.lua, finish.lua)
@@ -102,6 +112,22 @@ class KeySpace:
     def rate_events(self, workspace_id: str, channel: str) -> str:
         """A workspace's recent provider rate-limit hits."""
         return f"{self.prefix}:rate-events:{workspace_id}:{channel}"
+
+    def metrics(self, channel: str) -> str:
+        """A channel's counters."""
+        return f"{self.prefix}:metrics:{channel}"
+
+    def workspace_metrics(self, channel: str) -> str:
+        """A channel's per-workspace counters."""
+        return f"{self.prefix}:metrics:{channel}:workspaces"
+
+    def rate_limit_counts(self, channel: str) -> str:
+        """Per-workspace counts and last times of provider rate-limit hits."""
+        return f"{self.prefix}:metrics:{channel}:rate-limits"
+
+    def series(self, channel: str, bucket_s: int) -> str:
+        """One time-series bucket of a channel (`bucket_s`: its start, s since the epoch)."""
+        return f"{self.prefix}:series:{channel}:{bucket_s}"
 
     def outbox(self, channel: str) -> str:
         """What the dev outbox provider "sent"."""

@@ -3,12 +3,20 @@
 -- KEYS[1]  {p}:schedule:{ch}   zset    retried jobs go back here with their next due time
 -- KEYS[2]  {p}:inflight:{ch}   zset    finished jobs leave it
 -- KEYS[3]  {p}:wake:{ch}       list    a token for the dispatchers: room in flight again
+-- KEYS[4]  {p}:metrics:{ch}    hash    channel counters (HINCRBY; see store/metrics.py)
+-- KEYS[5]  {p}:metrics:{ch}:workspaces    hash  "<ws>|total", "<ws>|success", ... counters
+-- KEYS[6]  {p}:metrics:{ch}:rate-limits   hash  "<ws>|count", "<ws>|last" (ms)
+-- KEYS[7]  {p}:series:{ch}:{bucket}       hash  sent / failed / rateLimited of one time bucket
 -- ARGV[1]  key prefix {p} (records {p}:job:{id}, events {p}:rate-events:{ws}:{ch})
 -- ARGV[2]  channel
 -- ARGV[3]  now, ms
 -- ARGV[4]  batch id: only jobs still PROCESSING in this batch are touched (a job whose lease
 --          expired and that was taken again belongs to another batch now)
 -- ARGV[5]  how many rate-limit events to keep per workspace and channel
+-- ARGV[6]  the batch's duration, ms
+-- ARGV[7]  the histogram field its duration falls in (e.g. "le_0.5")
+-- ARGV[8]  how many times its sends waited for the rate limiter
+-- ARGV[9]  seconds to keep the time-series bucket
 -- then, per job, 5 values: id, outcome, detail, due_ms, rate_limited
 --   outcome 'sent'  : detail = the provider's message id            -> COMPLETED
 --   outcome 'retry' : detail = the error; due_ms = when to try again -> SCHEDULED
@@ -18,9 +26,16 @@
 -- Returns the number of jobs updated.
 local prefix, channel = ARGV[1], ARGV[2]
 local now, batch_id, keep_events = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local first_job = 10
 local updated = 0
-local batch_size = (#ARGV - 5) / 5
-for i = 6, #ARGV, 5 do
+local batch_size = (#ARGV - first_job + 1) / 5
+local counts = {success = 0, failed = 0, retried = 0, rateLimited = 0}
+local per_workspace = {}
+local function count(ws, name)
+  per_workspace[ws] = per_workspace[ws] or {total = 0, success = 0, failed = 0, rateLimited = 0}
+  per_workspace[ws][name] = per_workspace[ws][name] + 1
+end
+for i = first_job, #ARGV, 5 do
   local id, outcome, detail = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local due, rate_limited = tonumber(ARGV[i + 3]), ARGV[i + 4] == '1'
   local key = prefix .. ':job:' .. id
@@ -36,17 +51,28 @@ for i = 6, #ARGV, 5 do
         job.status = 'COMPLETED'
         job.sentAt = now
         job.providerMessageId = detail
+        counts.success = counts.success + 1
+        count(job.workspaceId, 'success')
+        count(job.workspaceId, 'total')
       elseif outcome == 'retry' then
         job.status = 'SCHEDULED'
         job.lastError = detail
         job.scheduledFor = due
         redis.call('ZADD', KEYS[1], due, id)
+        counts.retried = counts.retried + 1
       else
         job.status = 'FAILED'
         job.lastError = detail
+        counts.failed = counts.failed + 1
+        count(job.workspaceId, 'failed')
+        count(job.workspaceId, 'total')
       end
       redis.call('SET', key, cjson.encode(job), 'KEEPTTL')
       if rate_limited then
+        counts.rateLimited = counts.rateLimited + 1
+        count(job.workspaceId, 'rateLimited')
+        redis.call('HINCRBY', KEYS[6], job.workspaceId .. '|count', 1)
+        redis.call('HSET', KEYS[6], job.workspaceId .. '|last', now)
         local events = prefix .. ':rate-events:' .. job.workspaceId .. ':' .. channel
         redis.call('LPUSH', events, cjson.encode({
           timestamp = now, batchSize = batch_size, errorMessage = detail
@@ -56,6 +82,29 @@ for i = 6, #ARGV, 5 do
       updated = updated + 1
     end
   end
+end
+-- metrics: one batch, one set of increments, in this same call
+if updated > 0 then
+  local finished = counts.success + counts.failed
+  redis.call('HINCRBY', KEYS[4], 'total', finished)
+  redis.call('HINCRBY', KEYS[4], 'success', counts.success)
+  redis.call('HINCRBY', KEYS[4], 'failed', counts.failed)
+  redis.call('HINCRBY', KEYS[4], 'retried', counts.retried)
+  redis.call('HINCRBY', KEYS[4], 'rateLimited', counts.rateLimited)
+  redis.call('HINCRBY', KEYS[4], 'batches', 1)
+  redis.call('HINCRBY', KEYS[4], 'batchMs', tonumber(ARGV[6]))
+  redis.call('HINCRBY', KEYS[4], ARGV[7], 1)
+  redis.call('HINCRBY', KEYS[4], 'limiterWaits', tonumber(ARGV[8]))
+  redis.call('HSET', KEYS[4], 'lastProcessed', now)
+  for ws, c in pairs(per_workspace) do
+    for name, value in pairs(c) do
+      if value > 0 then redis.call('HINCRBY', KEYS[5], ws .. '|' .. name, value) end
+    end
+  end
+  redis.call('HINCRBY', KEYS[7], 'sent', counts.success)
+  redis.call('HINCRBY', KEYS[7], 'failed', counts.failed)
+  redis.call('HINCRBY', KEYS[7], 'rateLimited', counts.rateLimited)
+  redis.call('EXPIRE', KEYS[7], tonumber(ARGV[9]))
 end
 redis.call('LPUSH', KEYS[3], '1')
 redis.call('LTRIM', KEYS[3], 0, 0)
