@@ -14,6 +14,7 @@ from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
+from queue_services_server import logs
 from queue_services_server.settings import Settings
 
 logger = logging.getLogger("queue_services_server.worker")
@@ -53,9 +54,9 @@ class DeliveryMiddleware(Middleware):
 
 def setup_broker(settings: Settings) -> RedisBroker:
     """Create the broker for `settings` and make it Dramatiq's current broker."""
-    logging.getLogger("queue_services_server").setLevel(settings.log_level.upper())
-    # One line per HTTP request to a provider is noise at info level; failures are logged by us.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logs.configure(
+        settings.log_level, settings.log_format, mask_personal_data=settings.log_mask_personal_data
+    )
     broker = RedisBroker(  # type: ignore[no-untyped-call]
         url=settings.redis_url,
         namespace=f"{settings.redis_prefix}:dramatiq",

@@ -7,7 +7,6 @@ redis-server it starts itself, with the data kept in a local folder.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import subprocess
@@ -94,6 +93,8 @@ def _run_api(settings: Settings) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        # uvicorn's loggers go through our root handler (format and masking).
+        log_config=None,
         proxy_headers=False,
         server_header=False,
     )
@@ -128,6 +129,8 @@ def worker_command(settings: Settings) -> list[str]:
         str(settings.worker_threads),
         "--queues",
         *QUEUES.values(),
+        # Logging is set up by our broker module (format, masking), not by Dramatiq.
+        "--skip-logging",
     ]
 
 
@@ -139,6 +142,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         # batch is picked up within tens of ms (the dispatch lookahead covers the rest).
         "dramatiq_worker_timeout": os.environ.get("dramatiq_worker_timeout", "100"),  # noqa: SIM112
         "QUEUE_SERVICES_LOG_LEVEL": settings.log_level,
+        "QUEUE_SERVICES_LOG_FORMAT": settings.log_format,
     }
 
 
@@ -252,14 +256,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``queue-services`` console command."""
     args = _parser().parse_args(argv)
     try:
+        from queue_services_server import logs
+
         try:
             settings = _settings(args)
         except ValueError as exc:  # pydantic's ValidationError names the variable and the problem
             print(f"queue-services: invalid setting: {exc}", file=sys.stderr)
             return 2
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        logs.configure(
+            settings.log_level,
+            settings.log_format,
+            mask_personal_data=settings.log_mask_personal_data,
         )
         if args.command == "dev":
             return dev(settings, no_worker=args.no_worker)

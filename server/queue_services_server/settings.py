@@ -77,6 +77,16 @@ class Settings(BaseSettings):
     max_metadata_bytes: int = Field(
         default=4096, gt=0, description="Largest `metadata` object, measured as compact JSON."
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        validation_alias=AliasChoices("QUEUE_SERVICES_LOG_FORMAT", "log_format"),
+        description="text, or json for one JSON object per line.",
+    )
+    log_mask_personal_data: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("QUEUE_SERVICES_LOG_MASK", "log_mask_personal_data"),
+        description="Mask phone numbers and email addresses in every log line.",
+    )
     log_level: str = Field(
         default="info",
         validation_alias=AliasChoices("QUEUE_SERVICES_LOG_LEVEL", "log_level"),

@@ -89,15 +89,18 @@ class BatchSender:
         finally:
             del self._waits[batch_id]
         counts = {outcome: sum(1 for o in outcomes if o.outcome is outcome) for outcome in Outcome}
+        fields = {
+            "channel": self._config.channel,
+            "workspace": mine[0].workspace_id,
+            "size": len(mine),
+            "sent": counts[Outcome.SENT],
+            "retry": counts[Outcome.RETRY],
+            "failed": counts[Outcome.FAILED],
+            "duration_ms": int((time.monotonic() - started) * 1000),
+        }
+        # The text line carries every field; JSON logs get them as keys of their own.
         logger.info(
-            "batch channel=%s workspace=%s size=%d sent=%d retry=%d failed=%d duration_ms=%d",
-            self._config.channel,
-            mine[0].workspace_id,
-            len(mine),
-            counts[Outcome.SENT],
-            counts[Outcome.RETRY],
-            counts[Outcome.FAILED],
-            (time.monotonic() - started) * 1000,
+            "batch " + " ".join(f"{name}={value}" for name, value in fields.items()), extra=fields
         )
         return outcomes
 
