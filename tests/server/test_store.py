@@ -61,9 +61,14 @@ async def test_create_stores_records_as_laid_out_in_keys_py(
     assert JobRecord.from_json(redis.get(keys.job("job-1"))) == record("job-1")
     assert redis.zscore(keys.schedule("sms"), "job-1") == NOW + 60_000
     assert redis.zscore(keys.workspace_jobs("ws-1"), "job-1") == NOW
-    assert sorted(redis.keys("*")) == sorted(
-        k.encode() for k in (keys.job("job-1"), keys.schedule("sms"), keys.workspace_jobs("ws-1"))
+    assert redis.zscore(keys.state("sms", "SCHEDULED"), "job-1") == NOW
+    expected = (
+        keys.job("job-1"),
+        keys.schedule("sms"),
+        keys.workspace_jobs("ws-1"),
+        keys.state("sms", "SCHEDULED"),
     )
+    assert sorted(redis.keys("*")) == sorted(k.encode() for k in expected)
 
 
 async def test_create_tells_duplicates_from_conflicts(store: JobStore) -> None:

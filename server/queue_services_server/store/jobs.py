@@ -125,6 +125,7 @@ class JobStore:
                         self._keys.job(record.id),
                         self._keys.schedule(record.channel),
                         self._keys.workspace_jobs(record.workspace_id),
+                        self._keys.state(record.channel, record.status),
                     ]
                     args += [record.id, record.scheduled_for, record.created_at, record.to_json()]
                 await self._create_jobs(keys=keys, args=args, client=pipe)
@@ -164,7 +165,9 @@ class JobStore:
         """Cancel a job that is still SCHEDULED; returns what happened and the record after it."""
         keys = [self._keys.job(job_id), *(self._keys.schedule(channel) for channel in CHANNELS)]
         with translate_redis_errors():
-            outcome, raw = await self._cancel_job(keys=keys, args=[job_id, now_ms])
+            outcome, raw = await self._cancel_job(
+                keys=keys, args=[job_id, now_ms, self._keys.prefix]
+            )
         record = JobRecord.from_json(raw) if raw else None
         return CancelOutcome(outcome), record
 

@@ -16,6 +16,11 @@ key                                type    what it holds (who writes it)
 ``{p}:workspace:{ws}:jobs``        zset    every job of workspace ``ws``: member = job id, score =
                                            creation time in ms; the listing index behind
                                            ``GET /api/jobs`` (create_jobs.lua)
+``{p}:state:{ch}:{status}``        zset    jobs of a channel in one status: member = job id, score =
+                                           the time it entered the status (ms); counts by state
+                                           and the board's lists, with no scan (every script that
+                                           changes a status moves the job between these)
+``{p}:paused:{ch}``                string  present while an operator has paused the channel
 ``{p}:lane:{ch}:{ws}:{priority}``  list    due jobs of one workspace and priority, in due order,
                                            waiting for their turn (claim.lua moves them here from
                                            the schedule and takes them from here)
@@ -82,6 +87,14 @@ class KeySpace:
     def workspace_jobs(self, workspace_id: str) -> str:
         """The creation-time index of one workspace's jobs."""
         return f"{self.prefix}:workspace:{workspace_id}:jobs"
+
+    def state(self, channel: str, status: str) -> str:
+        """The jobs of a channel in one status, by the time they entered it."""
+        return f"{self.prefix}:state:{channel}:{status}"
+
+    def paused(self, channel: str) -> str:
+        """Set while the channel is paused."""
+        return f"{self.prefix}:paused:{channel}"
 
     def lane(self, channel: str, workspace_id: str, priority: str) -> str:
         """Due jobs of one workspace and priority, waiting for their turn."""

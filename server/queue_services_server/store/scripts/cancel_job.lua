@@ -30,6 +30,8 @@ if job.channel == 'sms' then
 else
   redis.call('ZREM', KEYS[3], ARGV[1])
 end
+redis.call('ZREM', ARGV[3] .. ':state:' .. job.channel .. ':SCHEDULED', ARGV[1])
+redis.call('ZADD', ARGV[3] .. ':state:' .. job.channel .. ':CANCELLED', job.updatedAt, ARGV[1])
 raw = cjson.encode(job)
 redis.call('SET', KEYS[1], raw, 'KEEPTTL')
 return {1, raw}

@@ -3,8 +3,9 @@
 -- KEYS[1]  {p}:schedule:{ch}   zset    id -> due ms: due ids are moved out of it into lanes
 -- KEYS[2]  {p}:ready:{ch}      zset    workspace -> place in the round
 -- KEYS[3]  {p}:inflight:{ch}   zset    id -> lease expiry ms
--- ARGV[1]  key prefix {p}: lanes {p}:lane:{ch}:{ws}:{priority} and records {p}:job:{id} are
---          named from it, since which workspaces and jobs are touched is known only from the data
+-- ARGV[1]  key prefix {p}: lanes {p}:lane:{ch}:{ws}:{priority}, records {p}:job:{id}, the
+--          status indexes {p}:state:{ch}:{status} and the pause flag {p}:paused:{ch} are named
+--          from it, since which workspaces and jobs are touched is known only from the data
 -- ARGV[2]  channel
 -- ARGV[3]  now, ms
 -- ARGV[4]  lookahead, ms: jobs due up to now + lookahead may be taken (the sender waits for
@@ -32,6 +33,10 @@ local lease_ms, batch_id, promote_limit = tonumber(ARGV[7]), ARGV[8], tonumber(A
 local priorities = {'high', 'normal', 'low'}
 
 local function job_key(id) return prefix .. ':job:' .. id end
+local function move(id, from, to)
+  redis.call('ZREM', prefix .. ':state:' .. channel .. ':' .. from, id)
+  redis.call('ZADD', prefix .. ':state:' .. channel .. ':' .. to, now, id)
+end
 local function lane_key(ws, priority)
   return prefix .. ':lane:' .. channel .. ':' .. ws .. ':' .. priority
 end
@@ -49,6 +54,7 @@ for _, id in ipairs(expired) do
       job.updatedAt = now
       redis.call('SET', job_key(id), cjson.encode(job), 'KEEPTTL')
       redis.call('ZADD', KEYS[1], now, id)
+      move(id, 'PROCESSING', 'SCHEDULED')
     end
   end
 end
@@ -74,7 +80,10 @@ local function next_due()
   return -1
 end
 
--- 3. take a batch from the workspace first in the round
+-- 3. take a batch from the workspace first in the round (unless an operator paused the channel)
+if redis.call('EXISTS', prefix .. ':paused:' .. channel) == 1 then
+  return {0, next_due()}
+end
 local room = batch_size
 if max_in_flight > 0 then
   room = math.min(room, max_in_flight - redis.call('ZCARD', KEYS[3]))
@@ -105,6 +114,7 @@ while true do
           raw = cjson.encode(job)
           redis.call('SET', job_key(id), raw, 'KEEPTTL')
           redis.call('ZADD', KEYS[3], now + lease_ms, id)
+          move(id, 'SCHEDULED', 'PROCESSING')
           taken[#taken + 1] = raw
         end
       end

@@ -1,10 +1,11 @@
 -- create_jobs.lua: store new jobs and put them on their schedule, or report the ones that exist.
 --
 -- Called with N jobs at once (a single request is N = 1, a bulk request a chunk of N).
--- KEYS, three per job i (1-based):
---   KEYS[3i-2]  {p}:job:{id}               string  the job record (written here if absent)
---   KEYS[3i-1]  {p}:schedule:{channel}     zset    id -> due time, ms (added here)
---   KEYS[3i]    {p}:workspace:{ws}:jobs    zset    id -> creation time, ms (added here)
+-- KEYS, four per job i (1-based):
+--   KEYS[4i-3]  {p}:job:{id}                    string  the job record (written here if absent)
+--   KEYS[4i-2]  {p}:schedule:{channel}          zset    id -> due time, ms (added here)
+--   KEYS[4i-1]  {p}:workspace:{ws}:jobs         zset    id -> creation time, ms (added here)
+--   KEYS[4i]    {p}:state:{channel}:SCHEDULED   zset    id -> creation time, ms (added here)
 -- ARGV, four per job i:
 --   ARGV[4i-3]  job id
 --   ARGV[4i-2]  due time, ms since the epoch
@@ -16,16 +17,17 @@
 -- An id only repeats when it was derived from an idempotency key, so "exists" means "this key
 -- was used before".
 local results = {}
-for i = 1, #KEYS / 3 do
-  local job_key = KEYS[3 * i - 2]
+for i = 1, #KEYS / 4 do
+  local job_key = KEYS[4 * i - 3]
   local existing = redis.call('GET', job_key)
   if existing then
     results[i] = existing
   else
     local id = ARGV[4 * i - 3]
     redis.call('SET', job_key, ARGV[4 * i])
-    redis.call('ZADD', KEYS[3 * i - 1], ARGV[4 * i - 2], id)
-    redis.call('ZADD', KEYS[3 * i], ARGV[4 * i - 1], id)
+    redis.call('ZADD', KEYS[4 * i - 2], ARGV[4 * i - 2], id)
+    redis.call('ZADD', KEYS[4 * i - 1], ARGV[4 * i - 1], id)
+    redis.call('ZADD', KEYS[4 * i], ARGV[4 * i - 1], id)
     results[i] = 1
   end
 end

@@ -7,7 +7,8 @@
 -- KEYS[5]  {p}:metrics:{ch}:workspaces    hash  "<ws>|total", "<ws>|success", ... counters
 -- KEYS[6]  {p}:metrics:{ch}:rate-limits   hash  "<ws>|count", "<ws>|last" (ms)
 -- KEYS[7]  {p}:series:{ch}:{bucket}       hash  sent / failed / rateLimited of one time bucket
--- ARGV[1]  key prefix {p} (records {p}:job:{id}, events {p}:rate-events:{ws}:{ch})
+-- ARGV[1]  key prefix {p} (records {p}:job:{id}, events {p}:rate-events:{ws}:{ch}, status
+--          indexes {p}:state:{ch}:{status})
 -- ARGV[2]  channel
 -- ARGV[3]  now, ms
 -- ARGV[4]  batch id: only jobs still PROCESSING in this batch are touched (a job whose lease
@@ -47,6 +48,7 @@ for i = first_job, #ARGV, 5 do
       job.batch = nil
       job.updatedAt = now
       job.attempts = (tonumber(job.attempts) or 0) + 1
+      redis.call('ZREM', prefix .. ':state:' .. channel .. ':PROCESSING', id)
       if outcome == 'sent' then
         job.status = 'COMPLETED'
         job.sentAt = now
@@ -68,6 +70,7 @@ for i = first_job, #ARGV, 5 do
         count(job.workspaceId, 'total')
       end
       redis.call('SET', key, cjson.encode(job), 'KEEPTTL')
+      redis.call('ZADD', prefix .. ':state:' .. channel .. ':' .. job.status, now, id)
       if rate_limited then
         counts.rateLimited = counts.rateLimited + 1
         count(job.workspaceId, 'rateLimited')

@@ -1,0 +1,164 @@
+"""Operator views and actions on a real Redis: status indexes, counts, pages, retry, send now,
+pause, clean."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis as redis_lib
+import redis.asyncio as aioredis
+
+from queue_services_server.dev import EmbeddedRedis
+from queue_services_server.store.delivery import DeliveryStore, JobOutcome, Outcome
+from queue_services_server.store.jobs import JobStore
+from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.operations import ActionOutcome, OperatorStore
+from queue_services_server.store.records import STATUSES
+from tests.server.test_dispatch import NOW, job
+
+KEYS = KeySpace("qs")
+
+
+@pytest.fixture
+async def stores(
+    redis_server: EmbeddedRedis, redis: redis_lib.Redis
+) -> AsyncIterator[tuple[JobStore, DeliveryStore, OperatorStore]]:
+    client = aioredis.Redis.from_url(redis_server.url)
+    yield JobStore(client, KEYS), DeliveryStore(client, KEYS), OperatorStore(client, KEYS)
+    await client.aclose()
+
+
+async def claim(delivery: DeliveryStore, now: int = NOW, size: int = 10):  # type: ignore[no-untyped-def]
+    return await delivery.claim(
+        "sms", batch_id=uuid.uuid4().hex[:8], now_ms=now, lookahead_ms=0, batch_size=size,
+        max_in_flight=0, lease_ms=30_000,
+    )  # fmt: skip
+
+
+def statuses_in_indexes(redis: redis_lib.Redis) -> dict[str, str]:
+    where: dict[str, str] = {}
+    for status in STATUSES:
+        for member in redis.zrange(KEYS.state("sms", status), 0, -1):
+            assert member.decode() not in where, f"{member!r} is in two status indexes"
+            where[member.decode()] = status
+    return where
+
+
+async def test_every_job_is_in_the_index_of_its_status_through_its_life(
+    stores: tuple[JobStore, DeliveryStore, OperatorStore], redis: redis_lib.Redis
+) -> None:
+    jobs, delivery, _ = stores
+    await jobs.create([job("ws", i) for i in range(6)] + [job("ws", 9, due=NOW + 60_000)])
+    await jobs.cancel("ws-normal-5", NOW)
+    taken = await claim(delivery, size=4)
+    await delivery.finish("sms", taken.batch_id, [
+        JobOutcome("ws-normal-0", Outcome.SENT, "p-0"),
+        JobOutcome("ws-normal-1", Outcome.FAILED, "400"),
+        JobOutcome("ws-normal-2", Outcome.RETRY, "500", NOW + 1000),
+    ], NOW + 5)  # fmt: skip
+
+    records = await jobs.get_many([f"ws-normal-{i}" for i in (0, 1, 2, 3, 4, 5, 9)])
+    expected = {record.id: record.status for record in records if record}
+    assert statuses_in_indexes(redis) == expected
+    assert expected["ws-normal-3"] == "PROCESSING"
+
+
+async def test_counts_split_scheduled_into_delayed_and_waiting(
+    stores: tuple[JobStore, DeliveryStore, OperatorStore],
+) -> None:
+    jobs, _, operator = stores
+    await jobs.create([job("ws", 0), job("ws", 1, due=NOW + 5000)])
+
+    counts = (await operator.counts(NOW))["sms"]
+
+    assert (counts["SCHEDULED"], counts["delayed"], counts["waiting"]) == (2, 1, 1)
+    assert counts["paused"] == 0
+
+
+async def test_pages_are_newest_first_and_filters_apply(
+    stores: tuple[JobStore, DeliveryStore, OperatorStore],
+) -> None:
+    jobs, _, operator = stores
+    await jobs.create([job("ws-a", i) for i in range(5)] + [job("ws-b", i) for i in range(3)])
+
+    first = await operator.page("sms", "SCHEDULED", offset=0, limit=3)
+    rest = await operator.page("sms", "SCHEDULED", offset=first.next_offset or 0, limit=10)
+    only_b = await operator.page(
+        "sms", "SCHEDULED", offset=0, limit=10, match=lambda r: r.workspace_id == "ws-b"
+    )
+
+    assert first.total == 8
+    assert len(first.jobs) + len(rest.jobs) == 8
+    assert rest.next_offset is None
+    assert {r.workspace_id for r in only_b.jobs} == {"ws-b"}
+    assert len(only_b.jobs) == 3
+
+
+async def test_retry_send_now_and_their_refusals(
+    stores: tuple[JobStore, DeliveryStore, OperatorStore], redis: redis_lib.Redis
+) -> None:
+    jobs, delivery, operator = stores
+    await jobs.create([job("ws", 0), job("ws", 1, due=NOW + 60_000)])
+    taken = await claim(delivery)
+    await delivery.finish(
+        "sms", taken.batch_id, [JobOutcome("ws-normal-0", Outcome.FAILED, "400")], NOW
+    )
+
+    retried, record = await operator.retry("ws-normal-0", NOW + 10)
+    again, _ = await operator.retry("ws-normal-0", NOW + 11)
+    now_sent, moved = await operator.send_now("ws-normal-1", NOW + 12)
+    missing, _ = await operator.retry("nope", NOW)
+
+    assert retried is ActionOutcome.DONE
+    assert record is not None
+    assert (record.status, record.scheduled_for, record.last_error) == (
+        "SCHEDULED",
+        NOW + 10,
+        "400",
+    )
+    assert again is ActionOutcome.WRONG_STATUS
+    assert now_sent is ActionOutcome.DONE
+    assert moved is not None
+    assert redis.zscore(KEYS.schedule("sms"), "ws-normal-1") == NOW + 12
+    assert missing is ActionOutcome.NOT_FOUND
+    assert statuses_in_indexes(redis) == {"ws-normal-0": "SCHEDULED", "ws-normal-1": "SCHEDULED"}
+
+
+async def test_a_paused_channel_gives_no_batch_until_resumed(
+    stores: tuple[JobStore, DeliveryStore, OperatorStore],
+) -> None:
+    jobs, delivery, operator = stores
+    await jobs.create([job("ws", 0)])
+
+    await operator.set_paused("sms", True)
+    paused = await claim(delivery)
+    await operator.set_paused("sms", False)
+    resumed = await claim(delivery)
+
+    assert paused.jobs == []
+    assert [j.id for j in resumed.jobs] == ["ws-normal-0"]
+
+
+async def test_clean_deletes_old_finished_jobs_only(
+    stores: tuple[JobStore, DeliveryStore, OperatorStore], redis: redis_lib.Redis
+) -> None:
+    jobs, delivery, operator = stores
+    await jobs.create([job("ws", i) for i in range(3)])
+    taken = await claim(delivery)
+    await delivery.finish("sms", taken.batch_id, [
+        JobOutcome("ws-normal-0", Outcome.SENT, "p"),
+        JobOutcome("ws-normal-1", Outcome.SENT, "p"),
+        JobOutcome("ws-normal-2", Outcome.FAILED, "400"),
+    ], NOW)  # fmt: skip
+
+    deleted = await operator.clean("sms", "COMPLETED", older_than_ms=60_000, now_ms=NOW + 61_000)
+
+    assert deleted == 2
+    assert await jobs.get("ws-normal-0") is None
+    assert redis.zcard(KEYS.workspace_jobs("ws")) == 1
+    assert (await jobs.get("ws-normal-2")) is not None
+    assert await operator.clean("sms", "FAILED", older_than_ms=60_000, now_ms=NOW + 1000) == 0
+    with pytest.raises(ValueError, match="COMPLETED"):
+        await operator.clean("sms", "SCHEDULED", older_than_ms=0, now_ms=NOW)
