@@ -12,10 +12,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from queue_services_server import errors
 from queue_services_server.auth import AdminKeyMiddleware
+from queue_services_server.board.routes import create_board
 from queue_services_server.openapi import build_openapi
 from queue_services_server.request_id import RequestIdMiddleware
 from queue_services_server.routes import health, jobs, metrics, outbox, schedule
@@ -25,6 +26,7 @@ from queue_services_server.store.connection import connect
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.metrics import MetricsStore
+from queue_services_server.store.operations import OperatorStore
 
 logger = logging.getLogger("queue_services_server")
 
@@ -56,6 +58,7 @@ def create_app(settings: Settings, *, redis: aioredis.Redis | None = None) -> St
                 "settings": settings,
                 "store": JobStore(client, keys),
                 "metrics": MetricsStore(client, keys),
+                "operator": OperatorStore(client, keys),
             }
         finally:
             if redis is None:
@@ -77,6 +80,7 @@ def create_app(settings: Settings, *, redis: aioredis.Redis | None = None) -> St
             *metrics.routes(),
             *health.routes(),
             Route("/openapi.json", openapi_json, methods=["GET"]),
+            Mount("/admin/queues", create_board(settings)),
         ],
         middleware=middleware,
         exception_handlers=errors.exception_handlers(),

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     max_metadata_bytes: int = Field(
         default=4096, gt=0, description="Largest `metadata` object, measured as compact JSON."
     )
+    board_secure_cookie: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("QUEUE_SERVICES_BOARD_SECURE_COOKIE", "board_secure_cookie"),
+        description="Send the board's session cookie over HTTPS only (set it behind TLS).",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         validation_alias=AliasChoices("QUEUE_SERVICES_LOG_FORMAT", "log_format"),

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from queue_services_server.logs import JsonFormatter, MaskingFilter, mask
+from queue_services_server.logs import JsonFormatter, MaskingFilter
+from queue_services_server.masking import mask
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""The operator board at /admin/queues: queues by state, jobs, actions, charts, workspaces."""
