@@ -1,0 +1,151 @@
+"""The board over real HTTP: login, session cookie, CSRF, security headers, actions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import redis as redis_lib
+
+from queue_services_server.dev import EmbeddedRedis
+from queue_services_server.settings import Settings
+from tests.conftest import running_server
+
+KEY = "board-admin-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+@pytest.fixture(scope="module")
+def board_url(redis_server: EmbeddedRedis) -> Iterator[str]:
+    with running_server(Settings(redis_url=redis_server.url, admin_key=KEY)) as url:
+        yield url
+
+
+@pytest.fixture
+def browser(board_url: str, redis: redis_lib.Redis) -> Iterator[httpx.Client]:
+    """A cookie-keeping client that does not follow redirects."""
+    with httpx.Client(base_url=board_url) as client:
+        yield client
+
+
+def login(client: httpx.Client) -> str:
+    answer = client.post("/admin/queues/login", data={"key": KEY})
+    assert answer.status_code == 303
+    page = client.get("/admin/queues/").text
+    token = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert token is not None
+    return token.group(1)
+
+
+def schedule(client: httpx.Client, **changes: object) -> str:
+    body = {"phoneNumber": "+14155550123", "message": "Hi there", "workspaceId": "ws-1",
+            "delay": 3_600_000, **changes}  # fmt: skip
+    job_id: str = client.post("/api/schedule-sms", json=body, headers=AUTH).json()["jobId"]
+    return job_id
+
+
+def test_pages_need_a_login(browser: httpx.Client) -> None:
+    for path in ("/admin/queues/", "/admin/queues/sms/scheduled", "/admin/queues/outbox"):
+        answer = browser.get(path)
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/admin/queues/login"
+
+
+def test_a_wrong_key_is_refused_and_the_right_one_gives_a_strict_cookie(
+    browser: httpx.Client,
+) -> None:
+    wrong = browser.post("/admin/queues/login", data={"key": "guess"})
+    still_out = browser.get("/admin/queues/")
+    right = browser.post("/admin/queues/login", data={"key": KEY})
+
+    assert wrong.status_code == 200
+    assert "not the admin key" in wrong.text
+    assert still_out.status_code == 303
+    cookie = right.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "path=/admin/queues" in cookie
+    assert KEY not in right.headers["set-cookie"]
+
+
+def test_pages_carry_security_headers_and_no_script(browser: httpx.Client) -> None:
+    login(browser)
+
+    answer = browser.get("/admin/queues/")
+
+    csp = answer.headers["content-security-policy"]
+    assert "script-src 'none'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "<script" not in answer.text
+    assert "http://" not in answer.text.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert browser.get("/admin/queues/static/board.css").status_code == 200
+
+
+def test_actions_without_the_csrf_token_are_refused(browser: httpx.Client) -> None:
+    login(browser)
+    job_id = schedule(browser)
+
+    answer = browser.post(f"/admin/queues/jobs/{job_id}/cancel", data={"csrf": "forged"})
+
+    assert answer.status_code == 403
+    assert browser.get(f"/api/jobs/{job_id}", headers=AUTH).json()["status"] == "SCHEDULED"
+
+
+def test_cancel_send_now_and_retry_from_the_board(
+    browser: httpx.Client, redis: redis_lib.Redis
+) -> None:
+    csrf = login(browser)
+    first, second = schedule(browser), schedule(browser, contactId="c-2")
+
+    cancelled = browser.post(f"/admin/queues/jobs/{first}/cancel", data={"csrf": csrf})
+    moved = browser.post(f"/admin/queues/jobs/{second}/send-now", data={"csrf": csrf})
+    refused = browser.post(f"/admin/queues/jobs/{first}/retry", data={"csrf": csrf})
+
+    assert cancelled.status_code == 303
+    assert browser.get(f"/api/jobs/{first}", headers=AUTH).json()["status"] == "CANCELLED"
+    assert moved.status_code == 303
+    assert redis.zscore("qs:schedule:sms", second) is not None
+    assert abs(redis.zscore("qs:schedule:sms", second) - redis.time()[0] * 1000) < 10_000
+    assert "not possible" in refused.headers["location"].replace("+", " ")
+
+
+def test_pause_and_resume_a_channel(browser: httpx.Client) -> None:
+    csrf = login(browser)
+
+    browser.post("/admin/queues/sms/pause", data={"csrf": csrf})
+    paused = browser.get("/admin/queues/").text
+    browser.post("/admin/queues/sms/resume", data={"csrf": csrf})
+    resumed = browser.get("/admin/queues/").text
+
+    assert re.search(r'id="sms-state">paused<', paused)
+    assert re.search(r'id="sms-state">running<', resumed)
+
+
+def test_lists_filter_and_the_detail_masks_the_recipient(browser: httpx.Client) -> None:
+    login(browser)
+    keep = schedule(browser, workspaceId="ws-keep", message="Spring sale")
+    schedule(browser, workspaceId="ws-other", message="Winter sale")
+
+    by_workspace = browser.get("/admin/queues/sms/scheduled", params={"workspace": "ws-keep"}).text
+    by_text = browser.get("/admin/queues/sms/scheduled", params={"q": "winter"}).text
+    detail = browser.get(f"/admin/queues/jobs/{keep}").text
+
+    assert keep in by_workspace
+    assert "ws-other" not in by_workspace
+    assert "ws-other" in by_text
+    assert "ws-keep" not in by_text
+    assert "+14155550123" not in detail
+    assert "+1415*****23" in detail
+    assert 'id="status">SCHEDULED<' in detail
+
+
+def test_logout_ends_the_session(browser: httpx.Client) -> None:
+    csrf = login(browser)
+
+    browser.post("/admin/queues/logout", data={"csrf": csrf})
+
+    assert browser.get("/admin/queues/").status_code == 303
