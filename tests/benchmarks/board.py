@@ -101,8 +101,8 @@ def main() -> None:
             pages = [
                 ("overview", "/admin/queues/", None),
                 ("scheduled list, first page", "/admin/queues/sms/scheduled", None),
-                (f"scheduled list, page at offset {args.jobs // 2:,}", "/admin/queues/sms/scheduled",
-                 {"offset": str(args.jobs // 2)}),
+                (f"scheduled list, page at offset {args.jobs // 2:,}",
+                 "/admin/queues/sms/scheduled", {"offset": str(args.jobs // 2)}),
                 ("completed list", "/admin/queues/sms/completed", None),
                 ("failed list filtered by workspace", "/admin/queues/sms/failed",
                  {"workspace": "ws-7"}),
