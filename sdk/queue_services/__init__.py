@@ -36,6 +36,7 @@ from queue_services._models import (
     ScheduleResult,
     SmsMessage,
 )
+from queue_services._send_time import QuietHours, calculate_delay_ms, calculate_send_at
 from queue_services._version import __version__
 
 __all__ = [
@@ -64,11 +65,14 @@ __all__ = [
     "Priority",
     "QueueService",
     "QueueServiceError",
+    "QuietHours",
     "RateLimitError",
     "ScheduleResult",
     "SmsMessage",
     "UnprocessableEntityError",
     "__version__",
+    "calculate_delay_ms",
+    "calculate_send_at",
 ]
 
 import contextlib as _contextlib
