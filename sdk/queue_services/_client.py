@@ -29,9 +29,13 @@ from queue_services._models import (
     Job,
     JobList,
     JobStatus,
+    Metrics,
     Priority,
+    RateLimitCheck,
+    ResetResult,
     ScheduleResult,
     SmsMessage,
+    WorkspaceRateLimits,
 )
 
 
@@ -309,6 +313,30 @@ class QueueService(BaseClient[httpx.Client]):
             )
         )
 
+    def get_metrics(self) -> Metrics:
+        """Delivery figures per channel and workspace, the queue depths, and every workspace's
+        provider rate-limit hits (``GET /api/metrics``)."""
+        return self._request(_endpoints.get_metrics())
+
+    def get_workspace_rate_limits(self, workspace_id: str) -> WorkspaceRateLimits:
+        """A workspace's provider rate-limit hits with their details (seed 000's shape)."""
+        return self._request(_endpoints.get_workspace_rate_limits(workspace_id))
+
+    def check_workspace_rate_limits(self, workspace_id: str) -> RateLimitCheck:
+        """Is this workspace being rate limited, how often, and when last (one request).
+
+        Example:
+            >>> check = queue.check_workspace_rate_limits("workspace-123")  # doctest: +SKIP
+            >>> if check.limited: notify_admins(check.sms_count, check.last_exceeded)
+        """
+        return _endpoints.rate_limit_check(self.get_workspace_rate_limits(workspace_id))
+
+    def reset_metrics(
+        self, *, channel: Channel | str | None = None, workspace_id: str | None = None
+    ) -> ResetResult:
+        """Reset figures: of one channel, one workspace, both, or (with neither) everything."""
+        return self._request(_endpoints.reset_metrics(channel=channel, workspace_id=workspace_id))
+
 
 class AsyncQueueService(BaseClient[httpx.AsyncClient]):
     """The async client: the same constructor and methods as `QueueService`, to ``await``.
@@ -491,6 +519,22 @@ class AsyncQueueService(BaseClient[httpx.AsyncClient]):
             )
         )
 
+    async def get_metrics(self) -> Metrics:
+        return await self._request(_endpoints.get_metrics())
+
+    async def get_workspace_rate_limits(self, workspace_id: str) -> WorkspaceRateLimits:
+        return await self._request(_endpoints.get_workspace_rate_limits(workspace_id))
+
+    async def check_workspace_rate_limits(self, workspace_id: str) -> RateLimitCheck:
+        return _endpoints.rate_limit_check(await self.get_workspace_rate_limits(workspace_id))
+
+    async def reset_metrics(
+        self, *, channel: Channel | str | None = None, workspace_id: str | None = None
+    ) -> ResetResult:
+        return await self._request(
+            _endpoints.reset_metrics(channel=channel, workspace_id=workspace_id)
+        )
+
 
 #: The public methods both clients have; the async ones take the sync ones' docstrings.
 PUBLIC_METHODS = (
@@ -501,6 +545,10 @@ PUBLIC_METHODS = (
     "get_job",
     "cancel_job",
     "list_jobs",
+    "get_metrics",
+    "get_workspace_rate_limits",
+    "check_workspace_rate_limits",
+    "reset_metrics",
     "with_options",
     "close",
 )

@@ -19,9 +19,13 @@ from queue_services._models import (
     Job,
     JobList,
     JobStatus,
+    Metrics,
     Priority,
+    RateLimitCheck,
+    ResetResult,
     ScheduleResult,
     SmsMessage,
+    WorkspaceRateLimits,
 )
 
 ResultT = TypeVar("ResultT", bound=BaseModel)
@@ -214,3 +218,40 @@ def list_jobs(
     if cursor is not None:
         params["cursor"] = cursor
     return Operation("GET", "/api/jobs", JobList, params=params)
+
+
+def get_metrics() -> Operation[Metrics]:
+    """``GET /api/metrics``."""
+    return Operation("GET", "/api/metrics", Metrics)
+
+
+def get_workspace_rate_limits(workspace_id: str) -> Operation[WorkspaceRateLimits]:
+    """``GET /api/metrics/workspace/{workspaceId}``."""
+    if not workspace_id:
+        raise ValueError("workspace_id must not be empty")
+    path = f"/api/metrics/workspace/{quote(workspace_id, safe='')}"
+    return Operation("GET", path, WorkspaceRateLimits)
+
+
+def reset_metrics(
+    *, channel: Channel | str | None = None, workspace_id: str | None = None
+) -> Operation[ResetResult]:
+    """``POST /api/metrics/reset``."""
+    body: dict[str, str] = {}
+    if channel is not None:
+        body["type"] = str(Channel(channel))
+    if workspace_id is not None:
+        body["workspaceId"] = workspace_id
+    return Operation("POST", "/api/metrics/reset", ResetResult, body)
+
+
+def rate_limit_check(limits: WorkspaceRateLimits) -> RateLimitCheck:
+    """Summarise a workspace's rate-limit hits: is it being limited, how often, last when."""
+    return RateLimitCheck(
+        workspace_id=limits.workspace_id,
+        limited=limits.sms.count > 0 or limits.email.count > 0,
+        sms_count=limits.sms.count,
+        email_count=limits.email.count,
+        last_sms_exceeded=limits.sms.last_exceeded,
+        last_email_exceeded=limits.email.last_exceeded,
+    )

@@ -161,3 +161,106 @@ class CancelResult(_Model):
     success: bool
     job_id: str
     status: JobStatus
+
+
+class WorkspaceCounts(_Model):
+    """A workspace's figures on one channel."""
+
+    total: int
+    success: int
+    failed: int
+    rate_limited: int
+
+
+class QueueDepth(_Model):
+    """Jobs of a channel: not yet due, due and waiting, taken by a worker."""
+
+    scheduled: int
+    due: int
+    in_flight: int
+
+
+class ChannelMetrics(_Model):
+    """One channel's delivery figures (the fields of both seed shapes)."""
+
+    total_processed: int
+    batches_processed: int
+    success_rate: float
+    avg_processing_time: float
+    throughput: float
+    rate_exceeded_count: int
+    last_processed_time: datetime | None = None
+    total: int
+    success: int
+    failed: int
+    rate_limited: int
+    retried: int = 0
+    workspaces: dict[str, WorkspaceCounts] = Field(default_factory=dict)
+    queue: QueueDepth | None = None
+
+
+class RateLimitSummary(_Model):
+    """How often and when last a workspace hit a provider's rate limit on one channel."""
+
+    count: int
+    last_exceeded: datetime | None = None
+
+
+class Metrics(_Model):
+    """The answer of `get_metrics`."""
+
+    sms: ChannelMetrics
+    email: ChannelMetrics
+    workspace_rate_limits: dict[str, dict[Channel, RateLimitSummary]] = Field(default_factory=dict)
+    timestamp: datetime
+
+
+class RateLimitDetail(_Model):
+    """One provider rate-limit hit."""
+
+    timestamp: datetime
+    batch_size: int
+    error_message: str
+
+
+class ChannelRateLimits(_Model):
+    """A workspace's rate-limit hits on one channel."""
+
+    count: int
+    last_exceeded: datetime | None = None
+    details: list[RateLimitDetail] = Field(default_factory=list)
+
+
+class WorkspaceRateLimits(_Model):
+    """The answer of `get_workspace_rate_limits` (seed 000's shape)."""
+
+    workspace_id: str
+    sms: ChannelRateLimits
+    email: ChannelRateLimits
+    timestamp: datetime
+
+
+class RateLimitCheck(_Model):
+    """The answer of `check_workspace_rate_limits`: is this workspace being limited?"""
+
+    workspace_id: str
+    #: True when a provider has rate-limited the workspace on any channel.
+    limited: bool
+    sms_count: int
+    email_count: int
+    last_sms_exceeded: datetime | None = None
+    last_email_exceeded: datetime | None = None
+
+    @property
+    def last_exceeded(self) -> datetime | None:
+        """The most recent hit on either channel."""
+        moments = [m for m in (self.last_sms_exceeded, self.last_email_exceeded) if m is not None]
+        return max(moments, default=None)
+
+
+class ResetResult(_Model):
+    """The answer of `reset_metrics`."""
+
+    success: bool
+    type: Channel | None = None
+    workspace_id: str | None = None

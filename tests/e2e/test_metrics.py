@@ -182,3 +182,27 @@ def test_metrics_of_an_empty_system(http: httpx.Client) -> None:
     assert metrics["workspaceRateLimits"] == {}
     assert http.get("/api/metrics/workspace/nobody").json()["sms"]["count"] == 0
     assert http.get("/api/metrics/workspace/bad%20id").status_code == 404
+
+
+def test_the_sdk_reads_checks_and_resets_rate_limits(
+    api_url: str, mixed: dict[str, dict[str, int]]
+) -> None:
+    from queue_services import QueueService
+
+    with QueueService(base_url=api_url) as queue:
+        metrics = queue.get_metrics()
+        busy = queue.check_workspace_rate_limits("ws-1")
+        calm = queue.check_workspace_rate_limits("ws-2")
+        details = queue.get_workspace_rate_limits("ws-1")
+        queue.reset_metrics(channel="sms", workspace_id="ws-1")
+        after = queue.check_workspace_rate_limits("ws-1")
+
+    assert metrics.sms.total == metrics.sms.success + metrics.sms.failed == 50
+    assert metrics.sms.workspaces["ws-1"].rate_limited == 3
+    assert metrics.workspace_rate_limits["ws-1"]["sms"].count == 3  # type: ignore[index]
+    assert (busy.limited, busy.sms_count, busy.email_count) == (True, 3, 0)
+    assert busy.last_exceeded is not None
+    assert (calm.limited, calm.sms_count) == (False, 0)
+    assert len(details.sms.details) == 3
+    assert details.sms.details[0].batch_size >= 1
+    assert after.limited is False
