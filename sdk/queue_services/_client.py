@@ -234,24 +234,44 @@ class QueueService(BaseClient[httpx.Client]):
             )
         )
 
+    def _drive(self, flow: _endpoints.BulkFlow) -> BulkScheduleResult:
+        try:
+            operation = next(flow)
+            while True:
+                operation = flow.send(self._request(operation))
+        except StopIteration as done:
+            result: BulkScheduleResult = done.value
+            return result
+
     def schedule_sms_bulk(
         self,
         messages: Sequence[SmsMessage | Mapping[str, Any]],
         *,
         idempotency_key: str | None = None,
+        chunk_size: int = _endpoints.DEFAULT_CHUNK_SIZE,
+        on_progress: _endpoints.Progress | None = None,
     ) -> BulkScheduleResult:
-        """Schedule many SMS in one request (up to the server's limit, 10,000 by default).
+        """Schedule any number of SMS, sent to the server in chunks of `chunk_size`.
 
         Args:
             messages: `SmsMessage` models, or dicts in the wire form (``phoneNumber``, ...).
-            idempotency_key: applies to each message as ``<key>:<index>``; by default a new
-                key is made for this call and reused on its retries.
+            idempotency_key: one key for the whole call (each chunk and message gets its own
+                derivative); by default a new one is made, so retrying the call is safe.
+            chunk_size: messages per request (default 1,000; the server takes up to 10,000).
+            on_progress: called after each chunk with (messages done, messages in all).
 
         Returns:
-            One result per message, in order; bad messages are reported, the rest scheduled.
+            One result per message, in order (``index`` counts across chunks); bad messages are
+            reported, the rest scheduled.
         """
-        return self._request(
-            _endpoints.schedule_sms_bulk(messages, idempotency_key=idempotency_key)
+        return self._drive(
+            _endpoints.bulk_flow(
+                "sms",
+                messages,
+                idempotency_key=idempotency_key,
+                chunk_size=chunk_size,
+                on_progress=on_progress,
+            )
         )
 
     def schedule_email_bulk(
@@ -259,10 +279,18 @@ class QueueService(BaseClient[httpx.Client]):
         messages: Sequence[EmailMessage | Mapping[str, Any]],
         *,
         idempotency_key: str | None = None,
+        chunk_size: int = _endpoints.DEFAULT_CHUNK_SIZE,
+        on_progress: _endpoints.Progress | None = None,
     ) -> BulkScheduleResult:
-        """Schedule many emails in one request; see `schedule_sms_bulk`."""
-        return self._request(
-            _endpoints.schedule_email_bulk(messages, idempotency_key=idempotency_key)
+        """Schedule any number of emails in chunks; see `schedule_sms_bulk`."""
+        return self._drive(
+            _endpoints.bulk_flow(
+                "email",
+                messages,
+                idempotency_key=idempotency_key,
+                chunk_size=chunk_size,
+                on_progress=on_progress,
+            )
         )
 
     def get_job(self, job_id: str) -> Job:
@@ -474,14 +502,31 @@ class AsyncQueueService(BaseClient[httpx.AsyncClient]):
             )
         )
 
+    async def _drive(self, flow: _endpoints.BulkFlow) -> BulkScheduleResult:
+        try:
+            operation = next(flow)
+            while True:
+                operation = flow.send(await self._request(operation))
+        except StopIteration as done:
+            result: BulkScheduleResult = done.value
+            return result
+
     async def schedule_sms_bulk(
         self,
         messages: Sequence[SmsMessage | Mapping[str, Any]],
         *,
         idempotency_key: str | None = None,
+        chunk_size: int = _endpoints.DEFAULT_CHUNK_SIZE,
+        on_progress: _endpoints.Progress | None = None,
     ) -> BulkScheduleResult:
-        return await self._request(
-            _endpoints.schedule_sms_bulk(messages, idempotency_key=idempotency_key)
+        return await self._drive(
+            _endpoints.bulk_flow(
+                "sms",
+                messages,
+                idempotency_key=idempotency_key,
+                chunk_size=chunk_size,
+                on_progress=on_progress,
+            )
         )
 
     async def schedule_email_bulk(
@@ -489,9 +534,17 @@ class AsyncQueueService(BaseClient[httpx.AsyncClient]):
         messages: Sequence[EmailMessage | Mapping[str, Any]],
         *,
         idempotency_key: str | None = None,
+        chunk_size: int = _endpoints.DEFAULT_CHUNK_SIZE,
+        on_progress: _endpoints.Progress | None = None,
     ) -> BulkScheduleResult:
-        return await self._request(
-            _endpoints.schedule_email_bulk(messages, idempotency_key=idempotency_key)
+        return await self._drive(
+            _endpoints.bulk_flow(
+                "email",
+                messages,
+                idempotency_key=idempotency_key,
+                chunk_size=chunk_size,
+                on_progress=on_progress,
+            )
         )
 
     async def get_job(self, job_id: str) -> Job:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 
 from queue_services._exceptions import InvalidSendTimeError
 from queue_services._models import (
+    BulkItemResult,
     BulkScheduleResult,
     CancelResult,
     Channel,
@@ -163,23 +165,57 @@ def _bulk_item(item: SmsMessage | EmailMessage | Mapping[str, Any]) -> dict[str,
     return dict(item)
 
 
-def schedule_sms_bulk(
-    messages: Sequence[SmsMessage | Mapping[str, Any]], *, idempotency_key: str | None = None
-) -> Operation[BulkScheduleResult]:
-    """``POST /api/schedule-sms/bulk``."""
-    body = {"messages": [_bulk_item(item) for item in messages]}
-    return Operation(
-        "POST", "/api/schedule-sms/bulk", BulkScheduleResult, body, None, idempotency_key
-    )
+#: Messages per request of a bulk call: well under the server's default limits (10,000 messages,
+#: 32 MiB), small enough that a failed request costs little to retry.
+DEFAULT_CHUNK_SIZE = 1000
+
+#: Called after each chunk with (messages done, messages in all).
+Progress = Callable[[int, int], None]
+
+#: A multi-request flow: yields each request, receives its answer, returns the final result.
+BulkFlow = Generator[Operation[BulkScheduleResult], BulkScheduleResult, BulkScheduleResult]
 
 
-def schedule_email_bulk(
-    messages: Sequence[EmailMessage | Mapping[str, Any]], *, idempotency_key: str | None = None
-) -> Operation[BulkScheduleResult]:
-    """``POST /api/schedule-email/bulk``."""
-    body = {"messages": [_bulk_item(item) for item in messages]}
-    return Operation(
-        "POST", "/api/schedule-email/bulk", BulkScheduleResult, body, None, idempotency_key
+def bulk_flow(
+    channel: str,
+    messages: Sequence[SmsMessage | EmailMessage | Mapping[str, Any]],
+    *,
+    idempotency_key: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    on_progress: Progress | None = None,
+) -> BulkFlow:
+    """``POST /api/schedule-{channel}/bulk`` in chunks, as a sans-I/O flow the clients drive.
+
+    Each chunk's Idempotency-Key is ``<key>:<offset>``, made from one key per call, so retrying
+    the whole call (or one chunk) never schedules a message twice; the server then applies
+    ``:<index>`` per message.
+    """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be at least 1")
+    items = [_bulk_item(item) for item in messages]
+    base = idempotency_key or f"qs-{uuid.uuid4().hex}"
+    results: list[BulkItemResult] = []
+    for start in range(0, len(items), chunk_size):
+        answer = yield Operation(
+            "POST",
+            f"/api/schedule-{channel}/bulk",
+            BulkScheduleResult,
+            {"messages": items[start : start + chunk_size]},
+            None,
+            f"{base}:{start}",
+        )
+        results += [
+            item.model_copy(update={"index": start + item.index}) for item in answer.results
+        ]
+        if on_progress is not None:
+            on_progress(len(results), len(items))
+    accepted = sum(1 for item in results if item.success)
+    return BulkScheduleResult(
+        success=accepted == len(results),
+        total=len(results),
+        accepted=accepted,
+        rejected=len(results) - accepted,
+        results=results,
     )
 
 

@@ -384,3 +384,58 @@ def test_with_options_changes_one_thing(
     assert other.base_url == client.service.base_url
     Client(client.flavour, other).call("get_job", "01JOB")
     assert route.calls[0].request.headers["Authorization"] == "Bearer second"
+
+
+def test_bulk_is_sent_in_chunks_with_stable_keys_and_progress(
+    client: Client, api: respx.MockRouter
+) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        size = len(json.loads(request.content)["messages"])
+        results = [
+            {"index": i, "success": True, "jobId": f"j{i}", "status": "SCHEDULED",
+             "scheduledFor": "2026-11-24T10:15:30.123Z", "duplicate": False}
+            for i in range(size)
+        ]  # fmt: skip
+        body = {"success": True, "total": size, "accepted": size, "rejected": 0, "results": results}
+        return httpx.Response(200, json=body)
+
+    seen: list[httpx.Request] = []
+
+    def first_fails(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(503) if len(seen) == 1 else answer(request)
+
+    route = api.post("/api/schedule-sms/bulk").mock(side_effect=first_fails)
+    progress: list[tuple[int, int]] = []
+    messages = [{"phoneNumber": "+14155550100", "message": "Hi", "workspaceId": "ws"}] * 2500
+
+    result = client.call(
+        "schedule_sms_bulk", messages, idempotency_key="launch", chunk_size=1000,
+        on_progress=lambda done, total: progress.append((done, total)),
+    )  # fmt: skip
+
+    keys = [call.request.headers["Idempotency-Key"] for call in route.calls]
+    assert keys == [
+        "launch:0",
+        "launch:0",
+        "launch:1000",
+        "launch:2000",
+    ]  # the retry reuses its key
+    assert [len(json.loads(call.request.content)["messages"]) for call in route.calls] == [
+        1000,
+        1000,
+        1000,
+        500,
+    ]
+    assert progress == [(1000, 2500), (2000, 2500), (2500, 2500)]
+    assert (result.total, result.accepted) == (2500, 2500)
+    assert [item.index for item in result.results] == list(range(2500))
+
+
+def test_an_empty_bulk_sends_nothing(client: Client, api: respx.MockRouter) -> None:
+    route = api.post("/api/schedule-email/bulk")
+
+    result = client.call("schedule_email_bulk", [])
+
+    assert not route.called
+    assert (result.total, result.success) == (0, True)
