@@ -44,6 +44,7 @@ from queue_services._models import (
     SmsMessage,
     WorkspaceRateLimits,
 )
+from queue_services._protocol import AsyncQueueServiceProtocol, QueueServiceProtocol
 from queue_services._send_time import QuietHours, calculate_delay_ms, calculate_send_at
 from queue_services._version import __version__
 
@@ -53,6 +54,7 @@ __all__ = [
     "APIStatusError",
     "APITimeoutError",
     "AsyncQueueService",
+    "AsyncQueueServiceProtocol",
     "AuthenticationError",
     "BadRequestError",
     "BulkItemResult",
@@ -76,6 +78,7 @@ __all__ = [
     "Priority",
     "QueueService",
     "QueueServiceError",
+    "QueueServiceProtocol",
     "QuietHours",
     "RateLimitCheck",
     "RateLimitDetail",

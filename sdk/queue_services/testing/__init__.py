@@ -1,0 +1,492 @@
+"""Test doubles for app code that uses the SDK: in-memory fakes with the clients' exact API.
+
+`FakeQueueService` and `AsyncFakeQueueService` are the real clients with the network replaced by
+an in-memory server (`FakeServer`): every argument goes through the same request building as in
+production, the answers are the same models, and errors are the same exception classes. Jobs
+stay SCHEDULED until a test moves them (`complete`, `fail`, or `run_due` with the fake clock).
+
+    def test_reminder_is_scheduled(fake_queue_service):        # the pytest fixture
+        send_reminder(fake_queue_service, appointment)
+        fake_queue_service.assert_sms_scheduled(to="+14155550123", contains="09:30")
+
+`mock_queue_service_api()` serves the same fake over HTTP through respx, for code that calls the
+HTTP API directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+
+from queue_services._client import AsyncQueueService, QueueService
+from queue_services._endpoints import Operation, ResultT
+from queue_services._exceptions import make_status_error
+from queue_services._models import Job, JobStatus
+
+__all__ = [
+    "AsyncFakeQueueService",
+    "FakeJob",
+    "FakeQueueService",
+    "FakeServer",
+    "mock_queue_service_api",
+]
+
+_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_MAX_DELAY_MS = 366 * 86_400_000
+_FAKE_URL = "http://fake.queue-services"
+
+
+def _iso(moment: datetime) -> str:
+    return (
+        moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+@dataclass
+class FakeJob:
+    """A job the fake server holds."""
+
+    job_id: str
+    channel: str
+    workspace_id: str
+    contact_id: str | None
+    priority: str
+    status: JobStatus
+    scheduled_for: datetime
+    created_at: datetime
+    updated_at: datetime
+    payload: dict[str, Any]
+    metadata: dict[str, Any]
+    digest: str
+    attempts: int = 0
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    provider_message_id: str | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """The job as the API shows it."""
+        return {
+            "jobId": self.job_id,
+            "channel": self.channel,
+            "status": self.status.value,
+            "workspaceId": self.workspace_id,
+            "contactId": self.contact_id,
+            "priority": self.priority,
+            "scheduledFor": _iso(self.scheduled_for),
+            "createdAt": _iso(self.created_at),
+            "updatedAt": _iso(self.updated_at),
+            "attempts": self.attempts,
+            "lastError": self.last_error,
+            "sentAt": _iso(self.sent_at) if self.sent_at else None,
+            "providerMessageId": self.provider_message_id,
+            "payload": self.payload,
+            "metadata": self.metadata,
+        }
+
+
+class _Problem(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field:
+            error["field"] = self.field
+            detail = self.message.split(": ", 1)[-1]
+            error["errors"] = [{"field": self.field, "message": detail, "type": "value_error"}]
+        return {"success": False, "error": error, "requestId": "fake"}
+
+
+def _invalid(field: str, message: str) -> _Problem:
+    return _Problem(422, "validation_error", f"{field}: {message}", field)
+
+
+@dataclass
+class FakeServer:
+    """The in-memory server behind the fakes, with a clock tests control.
+
+    Attributes:
+        now: the fake's current time (aware, UTC); `advance()` moves it.
+        jobs: every job, by id, in creation order.
+    """
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    jobs: dict[str, FakeJob] = field(default_factory=dict)
+
+    # ---- what tests do ------------------------------------------------------------------------
+
+    def advance(self, by: timedelta) -> None:
+        """Move the clock forward."""
+        self.now += by
+
+    def complete(self, job_id: str, provider_message_id: str | None = None) -> FakeJob:
+        """Mark a job sent, as a worker would."""
+        job = self._job(job_id)
+        job.status, job.attempts = JobStatus.COMPLETED, job.attempts + 1
+        job.sent_at = job.updated_at = self.now
+        job.provider_message_id = provider_message_id or f"fake-{job_id}"
+        return job
+
+    def fail(self, job_id: str, error: str = "failed in a test") -> FakeJob:
+        """Mark a job failed for good, with `error` as its reason."""
+        job = self._job(job_id)
+        job.status, job.attempts, job.last_error = JobStatus.FAILED, job.attempts + 1, error
+        job.updated_at = self.now
+        return job
+
+    def run_due(self) -> list[FakeJob]:
+        """Complete every scheduled job that is due at the fake clock's time."""
+        due = [
+            job
+            for job in self.jobs.values()
+            if job.status is JobStatus.SCHEDULED and job.scheduled_for <= self.now
+        ]
+        return [self.complete(job.job_id) for job in due]
+
+    def _job(self, job_id: str) -> FakeJob:
+        if job_id not in self.jobs:
+            raise KeyError(f"no job {job_id!r} in the fake")
+        return self.jobs[job_id]
+
+    # ---- what the clients call ----------------------------------------------------------------
+
+    def handle(
+        self, method: str, path: str, body: Any, params: dict[str, Any], key: str | None
+    ) -> tuple[int, Any]:
+        """Answer one API request: (status, JSON body)."""
+        try:
+            return self._route(method, unquote(path), body, params, key)
+        except _Problem as problem:
+            return problem.status, problem.body()
+
+    def _route(
+        self, method: str, path: str, body: Any, params: dict[str, Any], key: str | None
+    ) -> tuple[int, Any]:
+        for channel in ("sms", "email"):
+            if (method, path) == ("POST", f"/api/schedule-{channel}"):
+                job, created = self._schedule(channel, body, key)
+                return (201 if created else 200), self._answer(job, not created)
+            if (method, path) == ("POST", f"/api/schedule-{channel}/bulk"):
+                return 200, self._bulk(channel, body, key)
+        if method == "GET" and path == "/api/jobs":
+            return 200, self._list(params)
+        if path.startswith("/api/jobs/"):
+            job_id = path.removeprefix("/api/jobs/")
+            if job_id not in self.jobs:
+                raise _Problem(404, "not_found", f"no job {job_id!r}")
+            job = self.jobs[job_id]
+            if method == "GET":
+                return 200, job.wire()
+            if method == "DELETE":
+                if job.status not in (JobStatus.SCHEDULED, JobStatus.CANCELLED):
+                    raise _Problem(409, "not_cancellable", f"job {job_id!r} is {job.status.value}")
+                job.status, job.updated_at = JobStatus.CANCELLED, self.now
+                return 200, {"success": True, "jobId": job_id, "status": "CANCELLED"}
+        raise _Problem(404, "not_found", f"the fake does not serve {method} {path}")
+
+    def _schedule(
+        self, channel: str, body: dict[str, Any], key: str | None
+    ) -> tuple[FakeJob, bool]:
+        payload = self._validate(channel, body)
+        digest = hashlib.sha256(json.dumps([channel, body], sort_keys=True).encode()).hexdigest()
+        job_id = (
+            hashlib.sha256(f"{body['workspaceId']}\0{key}".encode()).hexdigest()[:26].upper()
+            if key
+            else uuid.uuid4().hex[:26].upper()
+        )
+        if job_id in self.jobs:
+            existing = self.jobs[job_id]
+            if existing.digest != digest:
+                raise _Problem(
+                    409,
+                    "idempotency_conflict",
+                    "this Idempotency-Key was used for a different message",
+                )
+            return existing, False
+        if "sendAt" in body:
+            due = max(self.now, datetime.fromisoformat(body["sendAt"].replace("Z", "+00:00")))
+        else:
+            due = self.now + timedelta(milliseconds=body.get("delay") or 0)
+        job = FakeJob(
+            job_id=job_id, channel=channel, workspace_id=body["workspaceId"],
+            contact_id=body.get("contactId"), priority=body.get("priority", "normal"),
+            status=JobStatus.SCHEDULED, scheduled_for=due, created_at=self.now, updated_at=self.now,
+            payload=payload, metadata=body.get("metadata") or {}, digest=digest,
+        )  # fmt: skip
+        self.jobs[job_id] = job
+        return job, True
+
+    @staticmethod
+    def _validate(channel: str, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise _Problem(400, "invalid_json", "the body must be a JSON object")
+        workspace = body.get("workspaceId")
+        if not isinstance(workspace, str) or not _IDENTIFIER.fullmatch(workspace):
+            raise _invalid("workspaceId", "is required: 1 to 128 letters, digits and . _ : @ + -")
+        contact = body.get("contactId")
+        if contact is not None and not (
+            isinstance(contact, str) and _IDENTIFIER.fullmatch(contact)
+        ):
+            raise _invalid("contactId", "must be 1 to 128 letters, digits and . _ : @ + -")
+        delay = body.get("delay")
+        if delay is not None and not 0 <= delay <= _MAX_DELAY_MS:
+            raise _invalid("delay", f"must be between 0 and {_MAX_DELAY_MS} ms")
+        if channel == "sms":
+            phone, message = body.get("phoneNumber"), body.get("message")
+            if not isinstance(phone, str) or not _E164.fullmatch(phone):
+                raise _invalid("phoneNumber", "must be an E.164 number such as +14155550123")
+            if not isinstance(message, str) or not message.strip() or len(message) > 1600:
+                raise _invalid("message", "must not be blank (at most 1,600 characters)")
+            return {"phoneNumber": phone, "message": message}
+        to, subject = body.get("to"), body.get("subject")
+        if not isinstance(to, str) or not _EMAIL.fullmatch(to):
+            raise _invalid("to", "must be an email address")
+        if (
+            not isinstance(subject, str)
+            or not subject.strip()
+            or "\n" in subject
+            or "\r" in subject
+        ):
+            raise _invalid("subject", "must not be blank and must not contain line breaks")
+        if not body.get("html") and not body.get("text"):
+            raise _invalid("html", "give html or text (or both)")
+        payload = {"to": to, "subject": subject}
+        payload.update({k: body[k] for k in ("html", "text") if body.get(k)})
+        return payload
+
+    def _answer(self, job: FakeJob, duplicate: bool) -> dict[str, Any]:
+        return {
+            "success": True, "jobId": job.job_id, "status": job.status.value,
+            "channel": job.channel, "workspaceId": job.workspace_id,
+            "scheduledFor": _iso(job.scheduled_for), "duplicate": duplicate,
+        }  # fmt: skip
+
+    def _bulk(self, channel: str, body: Any, key: str | None) -> dict[str, Any]:
+        messages = body.get("messages") if isinstance(body, dict) else None
+        if not isinstance(messages, list) or not messages:
+            raise _invalid("messages", "must be a non-empty list")
+        results = []
+        for index, item in enumerate(messages):
+            try:
+                job, created = self._schedule(
+                    channel, item, None if key is None else f"{key}:{index}"
+                )
+            except _Problem as problem:
+                results.append({"index": index, "success": False, "error": problem.body()["error"]})
+                continue
+            answer = self._answer(job, not created)
+            results.append(
+                {
+                    "index": index,
+                    **{k: v for k, v in answer.items() if k != "channel" and k != "workspaceId"},
+                }
+            )
+        accepted = sum(1 for result in results if result["success"])
+        return {
+            "success": accepted == len(results), "total": len(results), "accepted": accepted,
+            "rejected": len(results) - accepted, "results": results,
+        }  # fmt: skip
+
+    def _list(self, params: dict[str, Any]) -> dict[str, Any]:
+        workspace = params.get("workspaceId")
+        if not workspace:
+            raise _invalid("workspaceId", "is required")
+        jobs = [
+            job
+            for job in reversed(self.jobs.values())
+            if job.workspace_id == workspace
+            and params.get("status") in (None, job.status.value)
+            and params.get("channel") in (None, job.channel)
+        ]
+        start = int(params.get("cursor") or 0)
+        limit = int(params.get("limit") or 50)
+        page = jobs[start : start + limit]
+        more = start + limit < len(jobs)
+        return {
+            "jobs": [job.wire() for job in page],
+            "nextCursor": str(start + limit) if more else None,
+        }
+
+    # ---- assertions ---------------------------------------------------------------------------
+
+    def scheduled(self, channel: str) -> list[FakeJob]:
+        """Jobs of a channel that were scheduled (in any status), oldest first."""
+        return [job for job in self.jobs.values() if job.channel == channel]
+
+    def assert_sms_scheduled(
+        self,
+        *,
+        to: str | None = None,
+        contains: str | None = None,
+        workspace_id: str | None = None,
+        count: int | None = None,
+    ) -> list[FakeJob]:
+        """Assert SMS were scheduled matching all the given criteria; returns them."""
+        found = [
+            job
+            for job in self.scheduled("sms")
+            if (to is None or job.payload["phoneNumber"] == to)
+            and (contains is None or contains in job.payload["message"])
+            and (workspace_id is None or job.workspace_id == workspace_id)
+        ]
+        _check(
+            found,
+            count,
+            f"SMS to={to!r} contains={contains!r} workspace_id={workspace_id!r}",
+            self.scheduled("sms"),
+        )
+        return found
+
+    def assert_email_scheduled(
+        self,
+        *,
+        to: str | None = None,
+        subject_contains: str | None = None,
+        workspace_id: str | None = None,
+        count: int | None = None,
+    ) -> list[FakeJob]:
+        """Assert emails were scheduled matching all the given criteria; returns them."""
+        found = [
+            job
+            for job in self.scheduled("email")
+            if (to is None or job.payload["to"] == to)
+            and (subject_contains is None or subject_contains in job.payload["subject"])
+            and (workspace_id is None or job.workspace_id == workspace_id)
+        ]
+        _check(
+            found,
+            count,
+            f"email to={to!r} subject_contains={subject_contains!r}",
+            self.scheduled("email"),
+        )
+        return found
+
+    def assert_nothing_scheduled(self) -> None:
+        """Assert no job at all was scheduled."""
+        assert not self.jobs, f"expected nothing scheduled, found {len(self.jobs)} job(s)"
+
+
+def _check(found: list[FakeJob], count: int | None, wanted: str, seen: list[FakeJob]) -> None:
+    if count is None:
+        assert found, f"no {wanted} was scheduled; scheduled: {[job.payload for job in seen]}"
+    else:
+        assert len(found) == count, f"expected {count} {wanted}, found {len(found)}"
+
+
+class _FakeTransportMixin:
+    """What both fakes add to their real client: the fake server in place of the network."""
+
+    server: FakeServer
+
+    def _answer(self, operation: Operation[ResultT]) -> ResultT:
+        key = operation.idempotency_key
+        status, body = self.server.handle(
+            operation.method, operation.path, operation.json, dict(operation.params or {}), key
+        )
+        request = httpx.Request(operation.method, _FAKE_URL + operation.path)
+        if status >= 400:
+            response = httpx.Response(status, json=body, request=request)
+            raise make_status_error(response, retry_after=None)
+        return operation.result.model_validate(body)
+
+    # The fake's server is reachable from the client, as tests expect: fake.complete(job_id).
+    def complete(self, job_id: str, provider_message_id: str | None = None) -> Job:
+        """Mark a job sent (see `FakeServer.complete`); returns it as `get_job` would."""
+        return Job.model_validate(self.server.complete(job_id, provider_message_id).wire())
+
+    def fail(self, job_id: str, error: str = "failed in a test") -> Job:
+        """Mark a job failed with `error`; returns it as `get_job` would."""
+        return Job.model_validate(self.server.fail(job_id, error).wire())
+
+    def advance(self, by: timedelta) -> None:
+        """Move the fake clock forward."""
+        self.server.advance(by)
+
+    def run_due(self) -> list[Job]:
+        """Complete every job due at the fake clock's time."""
+        return [Job.model_validate(job.wire()) for job in self.server.run_due()]
+
+    def assert_sms_scheduled(self, **criteria: Any) -> list[FakeJob]:
+        """See `FakeServer.assert_sms_scheduled`."""
+        return self.server.assert_sms_scheduled(**criteria)
+
+    def assert_email_scheduled(self, **criteria: Any) -> list[FakeJob]:
+        """See `FakeServer.assert_email_scheduled`."""
+        return self.server.assert_email_scheduled(**criteria)
+
+    def assert_nothing_scheduled(self) -> None:
+        """See `FakeServer.assert_nothing_scheduled`."""
+        self.server.assert_nothing_scheduled()
+
+
+class FakeQueueService(_FakeTransportMixin, QueueService):
+    """`QueueService` with an in-memory server: same methods, models and errors; no network.
+
+    Args:
+        server: share a `FakeServer` between fakes (default: a new one).
+        now: the fake clock's start (default: the real current time).
+    """
+
+    def __init__(self, *, server: FakeServer | None = None, now: datetime | None = None) -> None:
+        super().__init__(base_url=_FAKE_URL, max_retries=0)
+        self.server = server or (FakeServer(now=now) if now else FakeServer())
+
+    def _request(self, operation: Operation[ResultT]) -> ResultT:
+        return self._answer(operation)
+
+
+class AsyncFakeQueueService(_FakeTransportMixin, AsyncQueueService):
+    """`AsyncQueueService` with an in-memory server; see `FakeQueueService`."""
+
+    def __init__(self, *, server: FakeServer | None = None, now: datetime | None = None) -> None:
+        super().__init__(base_url=_FAKE_URL, max_retries=0)
+        self.server = server or (FakeServer(now=now) if now else FakeServer())
+
+    async def _request(self, operation: Operation[ResultT]) -> ResultT:
+        return self._answer(operation)
+
+
+@contextmanager
+def mock_queue_service_api(
+    base_url: str = "http://127.0.0.1:8000", server: FakeServer | None = None
+) -> Iterator[FakeServer]:
+    """Serve the fake over HTTP with respx, for code that calls the API with httpx directly.
+
+    Yields the `FakeServer`, to inspect and drive. Needs respx (``pip install respx``).
+    """
+    try:
+        import respx
+    except ImportError:
+        raise ImportError(
+            "mock_queue_service_api needs respx: pip install respx (it comes with "
+            "queue-services[dev])"
+        ) from None
+    fake = server or FakeServer()
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        status, answer = fake.handle(
+            request.method,
+            request.url.path,
+            body,
+            dict(request.url.params),
+            request.headers.get("idempotency-key"),
+        )
+        return httpx.Response(status, json=answer)
+
+    with respx.mock(base_url=base_url, assert_all_called=False) as router:
+        router.route().mock(side_effect=respond)
+        yield fake
