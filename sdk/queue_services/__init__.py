@@ -32,6 +32,7 @@ from queue_services._models import (
     ErrorDetail,
     FieldError,
     Job,
+    JobBatch,
     JobList,
     JobStatus,
     Metrics,
@@ -46,6 +47,14 @@ from queue_services._models import (
 )
 from queue_services._protocol import AsyncQueueServiceProtocol, QueueServiceProtocol
 from queue_services._send_time import QuietHours, calculate_delay_ms, calculate_send_at
+from queue_services._tracking import (
+    InMemoryJobTracker,
+    JobTracker,
+    SqliteJobTracker,
+    TrackedJob,
+    areconcile,
+    reconcile,
+)
 from queue_services._version import __version__
 
 __all__ = [
@@ -67,11 +76,14 @@ __all__ = [
     "EmailMessage",
     "ErrorDetail",
     "FieldError",
+    "InMemoryJobTracker",
     "InternalServerError",
     "InvalidSendTimeError",
     "Job",
+    "JobBatch",
     "JobList",
     "JobStatus",
+    "JobTracker",
     "Metrics",
     "NotFoundError",
     "PermissionDeniedError",
@@ -87,11 +99,15 @@ __all__ = [
     "ResetResult",
     "ScheduleResult",
     "SmsMessage",
+    "SqliteJobTracker",
+    "TrackedJob",
     "UnprocessableEntityError",
     "WorkspaceRateLimits",
     "__version__",
+    "areconcile",
     "calculate_delay_ms",
     "calculate_send_at",
+    "reconcile",
 ]
 
 import contextlib as _contextlib

@@ -27,6 +27,7 @@ from queue_services._models import (
     Channel,
     EmailMessage,
     Job,
+    JobBatch,
     JobList,
     JobStatus,
     Metrics,
@@ -365,6 +366,10 @@ class QueueService(BaseClient[httpx.Client]):
         """Reset figures: of one channel, one workspace, both, or (with neither) everything."""
         return self._request(_endpoints.reset_metrics(channel=channel, workspace_id=workspace_id))
 
+    def get_jobs(self, job_ids: Sequence[str]) -> JobBatch:
+        """Up to 500 jobs in one request (unknown ids are listed in `missing`)."""
+        return self._request(_endpoints.get_jobs(job_ids))
+
 
 class AsyncQueueService(BaseClient[httpx.AsyncClient]):
     """The async client: the same constructor and methods as `QueueService`, to ``await``.
@@ -588,6 +593,9 @@ class AsyncQueueService(BaseClient[httpx.AsyncClient]):
             _endpoints.reset_metrics(channel=channel, workspace_id=workspace_id)
         )
 
+    async def get_jobs(self, job_ids: Sequence[str]) -> JobBatch:
+        return await self._request(_endpoints.get_jobs(job_ids))
+
 
 #: The public methods both clients have; the async ones take the sync ones' docstrings.
 PUBLIC_METHODS = (
@@ -596,6 +604,7 @@ PUBLIC_METHODS = (
     "schedule_sms_bulk",
     "schedule_email_bulk",
     "get_job",
+    "get_jobs",
     "cancel_job",
     "list_jobs",
     "get_metrics",

@@ -19,6 +19,7 @@ from queue_services._models import (
     Channel,
     EmailMessage,
     Job,
+    JobBatch,
     JobList,
     JobStatus,
     Metrics,
@@ -291,3 +292,14 @@ def rate_limit_check(limits: WorkspaceRateLimits) -> RateLimitCheck:
         last_sms_exceeded=limits.sms.last_exceeded,
         last_email_exceeded=limits.email.last_exceeded,
     )
+
+
+#: Most ids per `get_jobs` request (the server's limit).
+MAX_LOOKUP_IDS = 500
+
+
+def get_jobs(job_ids: Sequence[str]) -> Operation[JobBatch]:
+    """``POST /api/jobs/lookup``."""
+    if not 1 <= len(job_ids) <= MAX_LOOKUP_IDS:
+        raise ValueError(f"get_jobs takes 1 to {MAX_LOOKUP_IDS} ids, not {len(job_ids)}")
+    return Operation("POST", "/api/jobs/lookup", JobBatch, {"jobIds": list(job_ids)})

@@ -264,3 +264,10 @@ class ResetResult(_Model):
     success: bool
     type: Channel | None = None
     workspace_id: str | None = None
+
+
+class JobBatch(_Model):
+    """The answer of `get_jobs`: the jobs found, in the order asked, and the ids not found."""
+
+    jobs: list[Job]
+    missing: list[str] = Field(default_factory=list)

@@ -28,6 +28,7 @@ class BulkEmailRequest(BaseModel):
 
 _REQUESTS: list[type[BaseModel]] = [
     schemas.ResetRequest,
+    schemas.LookupRequest,
     schemas.SmsMessage,
     schemas.EmailMessage,
     BulkSmsRequest,
@@ -39,6 +40,7 @@ _ANSWERS: list[type[BaseModel]] = [
     schemas.JobAnswer,
     schemas.JobListAnswer,
     schemas.CancelAnswer,
+    schemas.LookupAnswer,
     schemas.ErrorAnswer,
     schemas.OutboxAnswer,
     schemas.MetricsAnswer,
@@ -152,6 +154,20 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                 "responses": {
                     "200": _json(schemas.JobListAnswer, "A page of jobs."),
                     **_errors("401", "422", "503"),
+                },
+                "security": [{"bearer": []}, {}],
+            }
+        },
+        "/api/jobs/lookup": {
+            "post": {
+                "summary": "Get up to 500 jobs at once",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(schemas.LookupRequest)}},
+                },
+                "responses": {
+                    "200": _json(schemas.LookupAnswer, "The jobs found and the ids not found."),
+                    **_errors("400", "401", "413", "415", "422", "503"),
                 },
                 "security": [{"bearer": []}, {}],
             }

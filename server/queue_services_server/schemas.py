@@ -327,6 +327,23 @@ class JobListAnswer(_Answer):
     next_cursor: str | None = Field(alias="nextCursor")
 
 
+class LookupRequest(BaseModel):
+    """Body of ``POST /api/jobs/lookup``: many job ids at once."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+    job_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        alias="jobIds", min_length=1, max_length=500
+    )
+
+
+class LookupAnswer(_Answer):
+    """Answer of ``POST /api/jobs/lookup``: the jobs found, in the order asked, and the ids not."""
+
+    jobs: list[JobAnswer]
+    missing: list[str]
+
+
 class CancelAnswer(_Answer):
     """Answer of ``DELETE /api/jobs/{jobId}``."""
 

@@ -112,3 +112,14 @@ def test_bulk_and_listing(queue: QueueService) -> None:
     assert len(listed) == 7
     assert rest.next_cursor is None
     assert set(listed) == {r.job_id for r in result.results if r.success}
+
+
+def test_get_jobs_finds_many_and_lists_the_missing(queue: QueueService) -> None:
+    ids = [
+        queue.schedule_sms("+14155550123", f"m{i}", workspace_id="ws-g").job_id for i in range(3)
+    ]
+
+    batch = queue.get_jobs([ids[2], "01NOSUCHJOB0000000000000000", ids[0]])
+
+    assert [job.job_id for job in batch.jobs] == [ids[2], ids[0]]
+    assert batch.missing == ["01NOSUCHJOB0000000000000000"]

@@ -183,6 +183,14 @@ class FakeServer:
                 return 200, self._bulk(channel, body, key)
         if method == "GET" and path == "/api/jobs":
             return 200, self._list(params)
+        if (method, path) == ("POST", "/api/jobs/lookup"):
+            ids = body.get("jobIds") if isinstance(body, dict) else None
+            if not isinstance(ids, list) or not 1 <= len(ids) <= 500:
+                raise _invalid("jobIds", "must be a list of 1 to 500 job ids")
+            return 200, {
+                "jobs": [self.jobs[i].wire() for i in ids if i in self.jobs],
+                "missing": [i for i in ids if i not in self.jobs],
+            }
         if path.startswith("/api/jobs/"):
             job_id = path.removeprefix("/api/jobs/")
             if job_id not in self.jobs:

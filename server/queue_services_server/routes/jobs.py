@@ -11,13 +11,16 @@ from starlette.routing import Route
 
 from queue_services_server import intake
 from queue_services_server.errors import NotCancellableError, NotFoundError, ValidationFailedError
-from queue_services_server.routes._context import json_response, store_of
+from queue_services_server.request_body import read_json_object
+from queue_services_server.routes._context import json_response, settings_of, store_of
 from queue_services_server.schemas import (
     CancelAnswer,
     Channel,
     Identifier,
     JobAnswer,
     JobListAnswer,
+    LookupAnswer,
+    LookupRequest,
     Status,
     from_ms,
 )
@@ -116,10 +119,28 @@ async def list_jobs(request: Request) -> Response:
     return json_response(answer)
 
 
+async def lookup_jobs(request: Request) -> Response:
+    """Many jobs in one request and one Redis round trip (for reconciling trackers)."""
+    data = await read_json_object(request, max_bytes=settings_of(request).max_body_bytes)
+    try:
+        body = LookupRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailedError.from_pydantic(exc) from exc
+    records = await store_of(request).get_many(body.job_ids)
+    answer = LookupAnswer(
+        jobs=[job_answer(record) for record in records if record is not None],
+        missing=[
+            job_id for job_id, record in zip(body.job_ids, records, strict=True) if record is None
+        ],
+    )
+    return json_response(answer)
+
+
 def routes() -> list[Route]:
     """The job routes."""
     return [
         Route("/api/jobs", list_jobs, methods=["GET"]),
+        Route("/api/jobs/lookup", lookup_jobs, methods=["POST"]),
         Route("/api/jobs/{job_id:str}", get_job, methods=["GET"]),
         Route("/api/jobs/{job_id:str}", cancel_job, methods=["DELETE"]),
     ]
