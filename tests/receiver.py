@@ -48,7 +48,8 @@ Behaviour = Callable[[Received], tuple[int, dict[str, Any], dict[str, str]]]
 
 def accept(received: Received) -> tuple[int, dict[str, Any], dict[str, str]]:
     """Answer like the seeds' receiver: 200 with a message id."""
-    return 200, {"success": True, "messageId": f"msg-{received.headers['idempotency-key']}"}, {}
+    key = received.headers.get("idempotency-key") or received.headers.get("x-queue-job-id", "")
+    return 200, {"success": True, "messageId": f"msg-{key}"}, {}
 
 
 @dataclass
@@ -101,6 +102,7 @@ def running_receiver(behaviour: Behaviour = accept) -> Iterator[Receiver]:
         routes=[
             Route("/send-sms", endpoint, methods=["POST"]),
             Route("/api/email/send", endpoint, methods=["POST"]),
+            Route("/callbacks/{name:str}", endpoint, methods=["POST"]),
         ]
     )
     server = uvicorn.Server(

@@ -4,6 +4,13 @@
 >>> queue = QueueService(base_url="http://127.0.0.1:8000")  # doctest: +SKIP
 """
 
+from queue_services._callbacks import (
+    CallbackEvent,
+    CallbackHandler,
+    SignatureVerificationError,
+    parse_callback,
+    verify_signature,
+)
 from queue_services._client import AsyncQueueService, QueueService
 from queue_services._exceptions import (
     APIConnectionError,
@@ -68,6 +75,8 @@ __all__ = [
     "BadRequestError",
     "BulkItemResult",
     "BulkScheduleResult",
+    "CallbackEvent",
+    "CallbackHandler",
     "CancelResult",
     "Channel",
     "ChannelMetrics",
@@ -98,6 +107,7 @@ __all__ = [
     "RateLimitSummary",
     "ResetResult",
     "ScheduleResult",
+    "SignatureVerificationError",
     "SmsMessage",
     "SqliteJobTracker",
     "TrackedJob",
@@ -107,7 +117,9 @@ __all__ = [
     "areconcile",
     "calculate_delay_ms",
     "calculate_send_at",
+    "parse_callback",
     "reconcile",
+    "verify_signature",
 ]
 
 import contextlib as _contextlib

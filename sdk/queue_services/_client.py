@@ -150,6 +150,7 @@ class QueueService(BaseClient[httpx.Client]):
         priority: Priority | str | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        callback_url: str | None = None,
     ) -> ScheduleResult:
         """Schedule an SMS.
 
@@ -164,6 +165,8 @@ class QueueService(BaseClient[httpx.Client]):
             metadata: a JSON object kept with the job and handed to the provider.
             idempotency_key: your own key; by default a new one is made for this call and
                 reused on its retries, so a retry never schedules twice.
+            callback_url: where the server POSTs this job's status changes, signed (its host
+                must be in the server's CALLBACK_ALLOWED_HOSTS); see `CallbackHandler`.
 
         Returns:
             The job's id, status and due time.
@@ -185,6 +188,7 @@ class QueueService(BaseClient[httpx.Client]):
                 priority=priority,
                 metadata=metadata,
                 idempotency_key=idempotency_key,
+                callback_url=callback_url,
             )
         )
 
@@ -202,6 +206,7 @@ class QueueService(BaseClient[httpx.Client]):
         priority: Priority | str | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        callback_url: str | None = None,
     ) -> ScheduleResult:
         """Schedule an email.
 
@@ -210,8 +215,8 @@ class QueueService(BaseClient[httpx.Client]):
             subject: the subject line (no line breaks).
             html: the HTML body; give `html`, `text` or both.
             text: a plain-text body.
-            workspace_id, contact_id, delay, send_at, priority, metadata, idempotency_key:
-                as for `schedule_sms`.
+            workspace_id, contact_id, delay, send_at, priority, metadata, idempotency_key,
+            callback_url: as for `schedule_sms`.
 
         Returns:
             The job's id, status and due time.
@@ -232,6 +237,7 @@ class QueueService(BaseClient[httpx.Client]):
                 priority=priority,
                 metadata=metadata,
                 idempotency_key=idempotency_key,
+                callback_url=callback_url,
             )
         )
 
@@ -461,6 +467,7 @@ class AsyncQueueService(BaseClient[httpx.AsyncClient]):
         priority: Priority | str | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        callback_url: str | None = None,
     ) -> ScheduleResult:
         return await self._request(
             _endpoints.schedule_sms(
@@ -473,6 +480,7 @@ class AsyncQueueService(BaseClient[httpx.AsyncClient]):
                 priority=priority,
                 metadata=metadata,
                 idempotency_key=idempotency_key,
+                callback_url=callback_url,
             )
         )
 
@@ -490,6 +498,7 @@ class AsyncQueueService(BaseClient[httpx.AsyncClient]):
         priority: Priority | str | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        callback_url: str | None = None,
     ) -> ScheduleResult:
         return await self._request(
             _endpoints.schedule_email(
@@ -504,6 +513,7 @@ class AsyncQueueService(BaseClient[httpx.AsyncClient]):
                 priority=priority,
                 metadata=metadata,
                 idempotency_key=idempotency_key,
+                callback_url=callback_url,
             )
         )
 

@@ -88,8 +88,11 @@ def _common(
     send_at: datetime | None,
     priority: Priority | str | None,
     metadata: Mapping[str, Any] | None,
+    callback_url: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"workspaceId": workspace_id, **_timing(delay, send_at)}
+    if callback_url is not None:
+        body["callbackUrl"] = callback_url
     if contact_id is not None:
         body["contactId"] = contact_id
     if priority is not None:
@@ -110,6 +113,7 @@ def schedule_sms(
     priority: Priority | str | None = None,
     metadata: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
+    callback_url: str | None = None,
 ) -> Operation[ScheduleResult]:
     """``POST /api/schedule-sms``."""
     body = {"phoneNumber": phone_number, "message": message}
@@ -120,6 +124,7 @@ def schedule_sms(
         send_at=send_at,
         priority=priority,
         metadata=metadata,
+        callback_url=callback_url,
     )
     return Operation("POST", "/api/schedule-sms", ScheduleResult, body, None, idempotency_key)
 
@@ -137,6 +142,7 @@ def schedule_email(
     priority: Priority | str | None = None,
     metadata: Mapping[str, Any] | None = None,
     idempotency_key: str | None = None,
+    callback_url: str | None = None,
 ) -> Operation[ScheduleResult]:
     """``POST /api/schedule-email``."""
     body: dict[str, Any] = {"to": to, "subject": subject}
@@ -151,6 +157,7 @@ def schedule_email(
         send_at=send_at,
         priority=priority,
         metadata=metadata,
+        callback_url=callback_url,
     )
     return Operation("POST", "/api/schedule-email", ScheduleResult, body, None, idempotency_key)
 

@@ -37,6 +37,7 @@ class QueueServiceProtocol(Protocol):
         priority: Priority | str | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        callback_url: str | None = None,
     ) -> ScheduleResult: ...
 
     def schedule_email(
@@ -53,6 +54,7 @@ class QueueServiceProtocol(Protocol):
         priority: Priority | str | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        callback_url: str | None = None,
     ) -> ScheduleResult: ...
 
     def schedule_sms_bulk(
@@ -104,6 +106,7 @@ class AsyncQueueServiceProtocol(Protocol):
         priority: Priority | str | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        callback_url: str | None = None,
     ) -> ScheduleResult: ...
 
     async def schedule_email(
@@ -120,6 +123,7 @@ class AsyncQueueServiceProtocol(Protocol):
         priority: Priority | str | None = None,
         metadata: Mapping[str, Any] | None = None,
         idempotency_key: str | None = None,
+        callback_url: str | None = None,
     ) -> ScheduleResult: ...
 
     async def get_job(self, job_id: str) -> Job: ...

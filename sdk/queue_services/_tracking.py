@@ -54,6 +54,14 @@ class JobTracker(Protocol):
         """Ids of tracked jobs whose status is not final."""
         ...
 
+    def apply(
+        self, job_id: str, status: JobStatus, last_error: str | None, at: datetime
+    ) -> TrackedJob | None:
+        """Record a status change (from a callback). A change older than a final status already
+        recorded (callbacks may arrive out of order), or an untracked job, changes nothing.
+        Returns the job as tracked now."""
+        ...
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -95,6 +103,17 @@ class InMemoryJobTracker:
 
     def pending(self) -> list[str]:
         return [job_id for job_id, job in self._jobs.items() if not job.status.is_final]
+
+    def apply(
+        self, job_id: str, status: JobStatus, last_error: str | None, at: datetime
+    ) -> TrackedJob | None:
+        tracked = self._jobs.get(job_id)
+        if tracked is None or (tracked.status.is_final and at < tracked.updated_at):
+            return tracked
+        self._jobs[job_id] = replace(
+            tracked, status=status, last_error=last_error or tracked.last_error, updated_at=at
+        )
+        return self._jobs[job_id]
 
 
 class SqliteJobTracker:
@@ -161,6 +180,18 @@ class SqliteJobTracker:
             datetime.fromisoformat(row[4]) if row[4] else None, row[5],
             datetime.fromisoformat(row[6]),
         )  # fmt: skip
+
+    def apply(
+        self, job_id: str, status: JobStatus, last_error: str | None, at: datetime
+    ) -> TrackedJob | None:
+        tracked = self.get(job_id)
+        if tracked is None or (tracked.status.is_final and at < tracked.updated_at):
+            return tracked
+        return self._save(
+            replace(
+                tracked, status=status, last_error=last_error or tracked.last_error, updated_at=at
+            )
+        )
 
     def pending(self) -> list[str]:
         final = tuple(status.value for status in JobStatus if status.is_final)

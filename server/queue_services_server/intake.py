@@ -49,8 +49,10 @@ def new_record(
     channel: str,
     now: int,
     idempotency_key: str | None,
+    callback_url: str | None = None,
 ) -> JobRecord:
-    """The record of a new job for `message`, received at `now` (ms)."""
+    """The record of a new job for `message`, received at `now` (ms); `callback_url` is the
+    workspace's, used when the message gives none."""
     if idempotency_key is None:
         job_id = new_job_id(now)
     else:
@@ -68,4 +70,5 @@ def new_record(
         scheduled_for=message.due_ms(now),
         digest=digest(message, channel),
         body=orjson.dumps(body).decode(),
+        callback_url=message.callback_url or callback_url,
     )

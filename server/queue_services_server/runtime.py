@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from queue_services_server.callbacks import CallbackSender
 from queue_services_server.dispatch.config import ChannelConfig
 from queue_services_server.dispatch.dispatcher import Dispatcher, Enqueue
 from queue_services_server.dispatch.sender import BatchSender
@@ -46,6 +47,14 @@ class WorkerRuntime:
         self.providers: dict[str, Provider] = {}
         self.dispatchers: list[Dispatcher] = []
         self._tasks: list[asyncio.Task[None]] = []
+        secret = settings.callback_secret or settings.webhook_secret
+        self.callbacks = CallbackSender(
+            self.redis,
+            self.keys,
+            secret.get_secret_value() if secret else None,
+            max_attempts=settings.callback_max_attempts,
+        )
+        self._dispatch = dispatch
         make_provider = provider_factory or (
             lambda channel: build_provider(channel, settings, self.redis, self.keys)
         )
@@ -72,6 +81,8 @@ class WorkerRuntime:
     def start(self) -> None:
         """Start the dispatchers on the running loop."""
         self._tasks = [asyncio.create_task(d.run()) for d in self.dispatchers]
+        if self._dispatch:
+            self._tasks.append(asyncio.create_task(self.callbacks.run()))
         logger.info(
             "worker delivering: sms via %s, email via %s",
             self.providers["sms"].name,
@@ -82,6 +93,7 @@ class WorkerRuntime:
         """Stop taking new batches; batches already taken are still sent."""
         for dispatcher in self.dispatchers:
             dispatcher.stop()
+        self.callbacks.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -92,4 +104,5 @@ class WorkerRuntime:
         await self.stop_dispatching()
         for provider in self.providers.values():
             await provider.aclose()
+        await self.callbacks.aclose()
         await self.redis.aclose()

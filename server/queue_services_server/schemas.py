@@ -12,6 +12,7 @@ import math
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypedDict
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import (
@@ -50,6 +51,7 @@ class ValidationContext(TypedDict):
     now_ms: int
     max_delay_ms: int
     max_metadata_bytes: int
+    callback_hosts: frozenset[str]
 
 
 def _context(info: ValidationInfo) -> ValidationContext:
@@ -138,6 +140,27 @@ class _Message(BaseModel):
     )
     priority: Priority = "normal"
     metadata: dict[str, Any] | None = None
+    callback_url: str | None = Field(
+        default=None,
+        alias="callbackUrl",
+        max_length=2000,
+        description="Where to POST this job's status changes (host must be allowed).",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback_allowed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        url = urlsplit(value)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ValueError("must be an http or https URL")
+        allowed = _context(info)["callback_hosts"]
+        if url.hostname.lower() not in allowed:
+            raise ValueError(
+                f"host {url.hostname!r} is not allowed: add it to CALLBACK_ALLOWED_HOSTS"
+            )
+        return value
 
     @field_validator("delay")
     @classmethod

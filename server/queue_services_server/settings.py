@@ -166,6 +166,33 @@ class Settings(BaseSettings):
         "of the rate limit, or 20 batches without one.",
     )
 
+    # ---- status callbacks ----------------------------------------------------------------------
+    callback_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated hosts a job's callbackUrl may point at (e.g. "
+        "'crm.example.com,127.0.0.1'); empty: per-job callback URLs are refused.",
+    )
+    workspace_callback_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description='Status callback URL per workspace, JSON: {"ws-1": "https://crm/cb"}; '
+        "used for the workspace's jobs that give no callbackUrl.",
+    )
+    callback_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret of the X-Queue-Signature on status callbacks "
+        "(default: WEBHOOK_SECRET).",
+    )
+    callback_max_attempts: int = Field(
+        default=6, ge=1, le=20, description="Attempts to deliver one status callback."
+    )
+
+    @property
+    def callback_hosts(self) -> frozenset[str]:
+        """The allowed callback hosts, lower-cased."""
+        return frozenset(
+            h.strip().lower() for h in self.callback_allowed_hosts.split(",") if h.strip()
+        )
+
     # ---- Twilio -------------------------------------------------------------------------------
     twilio_account_sid: str | None = Field(default=None, description="Twilio account SID.")
     twilio_auth_token: SecretStr | None = Field(default=None, description="Twilio auth token.")

@@ -42,6 +42,7 @@ def _context(request: Request, now: int) -> ValidationContext:
         now_ms=now,
         max_delay_ms=settings.max_delay_ms,
         max_metadata_bytes=settings.max_metadata_bytes,
+        callback_hosts=settings.callback_hosts,
     )
 
 
@@ -99,7 +100,13 @@ def _single(channel: str, model: MessageModel) -> Endpoint:
         data = await read_json_object(request, max_bytes=settings.max_body_bytes)
         now = intake.now_ms()
         message = _validate(model, data, _context(request, now))
-        record = intake.new_record(message, channel=channel, now=now, idempotency_key=key)
+        record = intake.new_record(
+            message,
+            channel=channel,
+            now=now,
+            idempotency_key=key,
+            callback_url=settings.workspace_callback_urls.get(message.workspace_id),
+        )
         [created] = await store_of(request).create([record])
         if created.outcome is CreateOutcome.CONFLICT:
             raise _conflict()
@@ -147,7 +154,13 @@ def _bulk(channel: str, model: MessageModel) -> Endpoint:
             # Each item gets its own key, so a retried bulk request maps item to item.
             item_key = None if key is None else f"{key}:{index}"
             records.append(
-                intake.new_record(message, channel=channel, now=now, idempotency_key=item_key)
+                intake.new_record(
+                    message,
+                    channel=channel,
+                    now=now,
+                    idempotency_key=item_key,
+                    callback_url=settings.workspace_callback_urls.get(message.workspace_id),
+                )
             )
             positions.append(index)
         for index, created in zip(positions, await store_of(request).create(records), strict=True):

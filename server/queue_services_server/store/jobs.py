@@ -34,14 +34,10 @@ LIST_SCAN_BUDGET = 1000
 
 
 def load_script(redis: aioredis.Redis, name: str) -> AsyncScript:
-    """Register one of the scripts in store/scripts/ with a client."""
-    source = (
-        resources.files("queue_services_server.store")
-        .joinpath("scripts")
-        .joinpath(name)
-        .read_text()
-    )
-    return redis.register_script(source)
+    """Register one of the scripts in store/scripts/ with a client, after _common.lua."""
+    scripts = resources.files("queue_services_server.store").joinpath("scripts")
+    common = scripts.joinpath("_common.lua").read_text()
+    return redis.register_script(common + "\n" + scripts.joinpath(name).read_text())
 
 
 class CreateOutcome(enum.Enum):

@@ -43,6 +43,10 @@ key                                type    what it holds (who writes it)
 ``{p}:rate-events:{ws}:{ch}``      list    a workspace's recent provider rate-limit hits, newest
                                            first, JSON ``{timestamp, batchSize, errorMessage}``,
                                            capped (finish.lua)
+``{p}:callbacks``                  stream  status changes of jobs with a callback URL, to POST
+                                           (every status-changing script; group ``senders``)
+``{p}:callbacks:retry``            zset    callbacks that failed: member = JSON, score = when to
+                                           try again (ms)
 ``{p}:outbox:{ch}``                list    messages the dev ``outbox`` provider "sent", newest
                                            first, capped
 ``{p}:metrics:{ch}``               hash    channel counters: total, success, failed, retried,
@@ -141,6 +145,14 @@ class KeySpace:
     def series(self, channel: str, bucket_s: int) -> str:
         """One time-series bucket of a channel (`bucket_s`: its start, s since the epoch)."""
         return f"{self.prefix}:series:{channel}:{bucket_s}"
+
+    def callbacks(self) -> str:
+        """The stream of status changes to deliver to callback URLs."""
+        return f"{self.prefix}:callbacks"
+
+    def callback_retries(self) -> str:
+        """Callbacks waiting for another attempt."""
+        return f"{self.prefix}:callbacks:retry"
 
     def outbox(self, channel: str) -> str:
         """What the dev outbox provider "sent"."""

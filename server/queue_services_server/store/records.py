@@ -51,6 +51,8 @@ class JobRecord:
     #: The batch that took the job for sending (while PROCESSING): a sending actor only acts on
     #: jobs still in its own batch, so a batch taken again after a lease expired is sent once.
     batch_id: str | None = None
+    #: Where status changes are POSTed, if anywhere (the job's own URL or its workspace's).
+    callback_url: str | None = None
     _decoded_body: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -93,6 +95,7 @@ class JobRecord:
             "sentAt": self.sent_at,
             "providerMessageId": self.provider_message_id,
             "batch": self.batch_id,
+            "callbackUrl": self.callback_url,
         }
         data.update({name: value for name, value in optional.items() if value is not None})
         return orjson.dumps(data)
@@ -118,6 +121,7 @@ class JobRecord:
             sent_at=_optional_int(data.get("sentAt")),
             provider_message_id=data.get("providerMessageId"),
             batch_id=data.get("batch"),
+            callback_url=data.get("callbackUrl"),
         )
 
 

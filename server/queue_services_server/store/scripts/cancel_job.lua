@@ -34,4 +34,5 @@ redis.call('ZREM', ARGV[3] .. ':state:' .. job.channel .. ':SCHEDULED', ARGV[1])
 redis.call('ZADD', ARGV[3] .. ':state:' .. job.channel .. ':CANCELLED', job.updatedAt, ARGV[1])
 raw = cjson.encode(job)
 redis.call('SET', KEYS[1], raw, 'KEEPTTL')
+notify(ARGV[3], job, job.updatedAt)
 return {1, raw}

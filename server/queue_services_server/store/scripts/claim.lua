@@ -55,6 +55,7 @@ for _, id in ipairs(expired) do
       redis.call('SET', job_key(id), cjson.encode(job), 'KEEPTTL')
       redis.call('ZADD', KEYS[1], now, id)
       move(id, 'PROCESSING', 'SCHEDULED')
+      notify(prefix, job, now)
     end
   end
 end
@@ -115,6 +116,7 @@ while true do
           redis.call('SET', job_key(id), raw, 'KEEPTTL')
           redis.call('ZADD', KEYS[3], now + lease_ms, id)
           move(id, 'SCHEDULED', 'PROCESSING')
+          notify(prefix, job, now)
           taken[#taken + 1] = raw
         end
       end

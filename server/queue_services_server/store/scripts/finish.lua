@@ -71,6 +71,7 @@ for i = first_job, #ARGV, 5 do
       end
       redis.call('SET', key, cjson.encode(job), 'KEEPTTL')
       redis.call('ZADD', prefix .. ':state:' .. channel .. ':' .. job.status, now, id)
+      notify(prefix, job, now)
       if rate_limited then
         counts.rateLimited = counts.rateLimited + 1
         count(job.workspaceId, 'rateLimited')
