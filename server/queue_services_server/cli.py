@@ -185,6 +185,9 @@ def dev(settings: Settings, *, no_worker: bool = False) -> int:
         defaults["sms_provider"] = "outbox"
     if "EMAIL_PROVIDER" not in os.environ:
         defaults["email_provider"] = "outbox"
+    if "CALLBACK_ALLOWED_HOSTS" not in os.environ:
+        # Callbacks to this machine only, e.g. examples/callback_receiver.py.
+        defaults["callback_allowed_hosts"] = "127.0.0.1,localhost"
     settings = settings.model_copy(update=defaults)
     if not settings.redis_url:
         embedded = EmbeddedRedis(settings.data_dir)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import redis as redis_lib
+
+from queue_services_server.dev import EmbeddedRedis, free_port
+from queue_services_server.settings import Settings
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -50,3 +54,52 @@ def test_broadcast_progress_example_runs(api_url: str, redis: redis_lib.Redis) -
     assert run.stdout.strip().endswith("scheduled 5000 of 5000; rejected 0")
     assert "5000/5000" in run.stdout
     assert redis.zcard("qs:schedule:sms") == 5000
+
+
+def test_campaign_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
+    env = {**os.environ, "QUEUE_SERVICES_URL": api_url}
+
+    run = subprocess.run(
+        [sys.executable, str(EXAMPLES / "campaign.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == 9
+    clocks = [re.search(r" (\d\d):(\d\d) ", line) for line in lines]
+    hours = [int(clock.group(1)) for clock in clocks if clock]
+    assert len(hours) == 9
+    assert all(8 <= hour < 21 for hour in hours)  # nothing inside the 21:00-08:00 quiet hours
+    assert " 08:00 " in lines[1]  # day 1 at 21:30 falls in quiet hours: moved to 08:00
+    assert redis.zcard("qs:schedule:sms") == 9
+
+
+def test_callback_receiver_example_gets_verified_callbacks(
+    redis_server: EmbeddedRedis, redis: redis_lib.Redis, tmp_path: Path
+) -> None:
+    from tests.conftest import running_server
+    from tests.workers import running_worker, worker_env
+
+    port = free_port()
+    settings = Settings(redis_url=redis_server.url, callback_allowed_hosts="127.0.0.1")
+    with running_server(settings) as url:
+        env = worker_env(redis_server.url, sms_provider="outbox", email_provider="outbox",
+                         callback_secret="example-secret")  # fmt: skip
+        with running_worker(env):
+            run = subprocess.run(
+                [sys.executable, str(EXAMPLES / "callback_receiver.py")],
+                env={**os.environ, "QUEUE_SERVICES_URL": url, "CALLBACK_PORT": str(port),
+                     "TRACKER_DB": str(tmp_path / "t.db"), "CALLBACK_SECRET": "example-secret"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )  # fmt: skip
+
+    assert run.returncode == 0, run.stderr
+    assert "PROCESSING" in run.stdout
+    assert "tracked:" in run.stdout
+    assert run.stdout.strip().endswith("is COMPLETED")
