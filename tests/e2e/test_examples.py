@@ -16,16 +16,19 @@ from queue_services_server.settings import Settings
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
-def test_notify_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
-    env = {**os.environ, "QUEUE_SERVICES_URL": api_url}
-
-    run = subprocess.run(
-        [sys.executable, str(EXAMPLES / "notify.py")],
-        env=env,
+def run_example(name: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run examples/<name> as a user would, with `env` added to the environment."""
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
+
+
+def test_notify_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
+    run = run_example("notify.py", QUEUE_SERVICES_URL=api_url)
 
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
@@ -40,15 +43,7 @@ def test_notify_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
 
 
 def test_broadcast_progress_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
-    env = {**os.environ, "QUEUE_SERVICES_URL": api_url}
-
-    run = subprocess.run(
-        [sys.executable, str(EXAMPLES / "broadcast_progress.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    run = run_example("broadcast_progress.py", QUEUE_SERVICES_URL=api_url)
 
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().endswith("scheduled 5000 of 5000; rejected 0")
@@ -57,15 +52,7 @@ def test_broadcast_progress_example_runs(api_url: str, redis: redis_lib.Redis) -
 
 
 def test_campaign_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
-    env = {**os.environ, "QUEUE_SERVICES_URL": api_url}
-
-    run = subprocess.run(
-        [sys.executable, str(EXAMPLES / "campaign.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_example("campaign.py", QUEUE_SERVICES_URL=api_url)
 
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
@@ -90,14 +77,13 @@ def test_callback_receiver_example_gets_verified_callbacks(
         env = worker_env(redis_server.url, sms_provider="outbox", email_provider="outbox",
                          callback_secret="example-secret")  # fmt: skip
         with running_worker(env):
-            run = subprocess.run(
-                [sys.executable, str(EXAMPLES / "callback_receiver.py")],
-                env={**os.environ, "QUEUE_SERVICES_URL": url, "CALLBACK_PORT": str(port),
-                     "TRACKER_DB": str(tmp_path / "t.db"), "CALLBACK_SECRET": "example-secret"},
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )  # fmt: skip
+            run = run_example(
+                "callback_receiver.py",
+                QUEUE_SERVICES_URL=url,
+                CALLBACK_PORT=str(port),
+                TRACKER_DB=str(tmp_path / "t.db"),
+                CALLBACK_SECRET="example-secret",
+            )
 
     assert run.returncode == 0, run.stderr
     assert "PROCESSING" in run.stdout
