@@ -115,9 +115,23 @@ def is_identifier(value: str) -> bool:
     return bool(_IDENTIFIER.fullmatch(value))
 
 
-PhoneNumber = Annotated[str, AfterValidator(_phone_number)]
-Identifier = Annotated[str, AfterValidator(_identifier)]
-NonBlank = Annotated[str, AfterValidator(_not_blank)]
+# The validators give clear messages; WithJsonSchema writes the same rules into /openapi.json, so
+# that clients and fuzzers know them.
+PhoneNumber = Annotated[
+    str,
+    AfterValidator(_phone_number),
+    WithJsonSchema({"type": "string", "pattern": r"^\+[1-9][0-9]{1,14}$"}),
+]
+Identifier = Annotated[
+    str,
+    AfterValidator(_identifier),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$", "maxLength": 128}
+    ),
+]
+NonBlank = Annotated[
+    str, AfterValidator(_not_blank), WithJsonSchema({"type": "string", "pattern": r"\S"})
+]
 Priority = Literal["high", "normal", "low"]
 Channel = Literal["sms", "email"]
 Status = Literal["SCHEDULED", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED"]
@@ -213,7 +227,12 @@ class SmsMessage(_Message):
     """Body of ``POST /api/schedule-sms`` (the seeds' body, plus optional extensions)."""
 
     phone_number: PhoneNumber = Field(alias="phoneNumber")
-    message: Annotated[NonBlank, Field(max_length=MAX_SMS_CHARS)]
+    message: Annotated[
+        str,
+        AfterValidator(_not_blank),
+        Field(max_length=MAX_SMS_CHARS),
+        WithJsonSchema({"type": "string", "pattern": r"\S", "maxLength": MAX_SMS_CHARS}),
+    ]
 
     def payload(self) -> dict[str, Any]:
         """What the provider will be handed, besides ids and metadata."""
@@ -224,7 +243,15 @@ class EmailMessage(_Message):
     """Body of ``POST /api/schedule-email`` (the seeds' body, plus ``text``)."""
 
     to: EmailStr
-    subject: Annotated[NonBlank, AfterValidator(_single_line), Field(max_length=MAX_SUBJECT_CHARS)]
+    subject: Annotated[
+        str,
+        AfterValidator(_not_blank),
+        AfterValidator(_single_line),
+        Field(max_length=MAX_SUBJECT_CHARS),
+        WithJsonSchema(
+            {"type": "string", "pattern": r"^[^\r\n]*\S[^\r\n]*$", "maxLength": MAX_SUBJECT_CHARS}
+        ),
+    ]
     # `text` comes first so that the check on `html` (run even when html is absent) sees it.
     text: NonBlank | None = None
     html: NonBlank | None = Field(default=None, validate_default=True)
