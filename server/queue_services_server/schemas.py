@@ -28,6 +28,8 @@ from pydantic import (
     field_validator,
 )
 
+from queue_services_server.sms_encoding import segments
+
 #: E.164: a plus sign, then 2 to 15 digits, the first not zero. Format only: whether a number is
 #: in service is the provider's business, and the seeds' own example (+1234567890) must pass.
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")
@@ -52,6 +54,7 @@ class ValidationContext(TypedDict):
     max_delay_ms: int
     max_metadata_bytes: int
     callback_hosts: frozenset[str]
+    max_sms_segments: int
 
 
 def _context(info: ValidationInfo) -> ValidationContext:
@@ -233,6 +236,18 @@ class SmsMessage(_Message):
         Field(max_length=MAX_SMS_CHARS),
         WithJsonSchema({"type": "string", "pattern": r"\S", "maxLength": MAX_SMS_CHARS}),
     ]
+
+    @field_validator("message")
+    @classmethod
+    def _segments_within_limit(cls, value: str, info: ValidationInfo) -> str:
+        limit = _context(info)["max_sms_segments"]
+        encoding, count = segments(value)
+        if count > limit:
+            raise ValueError(
+                f"takes {count} SMS segments in {encoding} (at most {limit}: "
+                f"{153 * limit if encoding == 'GSM-7' else 67 * limit} characters in {encoding})"
+            )
+        return value
 
     def payload(self) -> dict[str, Any]:
         """What the provider will be handed, besides ids and metadata."""

@@ -74,6 +74,13 @@ class Settings(BaseSettings):
     max_bulk_messages: int = Field(
         default=10_000, gt=0, description="Most messages in one bulk request."
     )
+    max_sms_segments: int = Field(
+        default=10,
+        gt=0,
+        le=255,
+        description="Most segments one SMS may take (GSM-7: 153 characters each when split, "
+        "UCS-2: 67).",
+    )
     max_metadata_bytes: int = Field(
         default=4096, gt=0, description="Largest `metadata` object, measured as compact JSON."
     )

@@ -43,6 +43,7 @@ def _context(request: Request, now: int) -> ValidationContext:
         max_delay_ms=settings.max_delay_ms,
         max_metadata_bytes=settings.max_metadata_bytes,
         callback_hosts=settings.callback_hosts,
+        max_sms_segments=settings.max_sms_segments,
     )
 
 
