@@ -23,6 +23,7 @@ import orjson
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from queue_services_server.providers._http import read_capped
 from queue_services_server.providers.webhook import signature
 from queue_services_server.store.connection import StoreUnavailableError, translate_redis_errors
 from queue_services_server.store.keys import KeySpace
@@ -141,7 +142,12 @@ class CallbackSender:
         if self._secret is not None:
             headers["X-Queue-Signature"] = signature(self._secret, body, int(time.time()))
         try:
-            answer = await self._client.post(event["url"], content=body, headers=headers)
+            async with self._client.stream(
+                "POST", event["url"], content=body, headers=headers
+            ) as answer:
+                # The answer's body is not needed: read a little and drop the rest, so a hostile
+                # endpoint cannot make the worker buffer a large answer.
+                await read_capped(answer, limit=4096)
         except httpx.HTTPError as exc:
             return False, f"{type(exc).__name__}"
         return answer.is_success, f"HTTP {answer.status_code}"

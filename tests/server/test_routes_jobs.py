@@ -163,3 +163,10 @@ def test_list_rejects_bad_parameters(
 
     assert response.status_code == 422
     assert response.json()["error"]["field"] == field
+
+
+def test_a_wrong_method_on_a_job_lists_the_allowed_ones(http: httpx.Client) -> None:
+    response = http.patch("/api/jobs/01ANYTHING000000000000000", json={})
+
+    assert response.status_code == 405
+    assert set(response.headers["allow"].replace(" ", "").split(",")) >= {"GET", "DELETE"}

@@ -82,6 +82,13 @@ async def cancel_job(request: Request) -> Response:
     return json_response(CancelAnswer(jobId=record.id))
 
 
+async def job_resource(request: Request) -> Response:
+    """``GET`` (read) or ``DELETE`` (cancel) one job."""
+    if request.method == "DELETE":
+        return await cancel_job(request)
+    return await get_job(request)
+
+
 class ListQuery(BaseModel):
     """Query parameters of ``GET /api/jobs``."""
 
@@ -141,6 +148,6 @@ def routes() -> list[Route]:
     return [
         Route("/api/jobs", list_jobs, methods=["GET"]),
         Route("/api/jobs/lookup", lookup_jobs, methods=["POST"]),
-        Route("/api/jobs/{job_id:str}", get_job, methods=["GET"]),
-        Route("/api/jobs/{job_id:str}", cancel_job, methods=["DELETE"]),
+        # One route for both methods, so a 405 on this path lists them both in Allow.
+        Route("/api/jobs/{job_id:str}", job_resource, methods=["GET", "DELETE"]),
     ]
