@@ -275,6 +275,11 @@ def test_bad_input_gets_a_4xx_naming_the_field(
         (b'{"message": "\xff\xfe"}', {"Content-Type": "application/json"}, 400, "invalid_json"),
         (b'{"message": "\\ud800"}', {"Content-Type": "application/json"}, 400, "invalid_json"),
         (b"", {"Content-Type": "application/json"}, 400, "invalid_json"),
+        (b'{"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "w", "delay": 0,'
+         b' "delay": 86400000}', {"Content-Type": "application/json"}, 400, "invalid_json"),
+        (b'{"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "w",'
+         b' "metadata": {"a": 1, "a": 2}}', {"Content-Type": "application/json"}, 400,
+         "invalid_json"),
         (b"phoneNumber=%2B1", {"Content-Type": "application/x-www-form-urlencoded"}, 415,
          "unsupported_media_type"),
         (b"{}", {}, 415, "unsupported_media_type"),
