@@ -18,6 +18,10 @@ from queue_services_server.app import create_app
 from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.settings import Settings
 
+#: The bootstrap admin key of the session's API server (`api_url`), sent by the `http` client.
+ADMIN_KEY = "test-admin-key"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
 
 def _product_variables() -> set[str]:
     names = {field.upper() for field in Settings.model_fields}
@@ -85,15 +89,17 @@ def running_server(settings: Settings) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def api_url(redis_server: EmbeddedRedis) -> Iterator[str]:
-    """A real API server (no admin key) on the session's Redis, for the whole session."""
-    with running_server(Settings(redis_url=redis_server.url)) as url:
+    """A real API server on the session's Redis, for the whole session; its bootstrap admin key
+    is `ADMIN_KEY`, and the per-key rate limit is off (tests make requests quickly)."""
+    settings = Settings(redis_url=redis_server.url, admin_key=ADMIN_KEY, api_rate_limit=0)
+    with running_server(settings) as url:
         yield url
 
 
 @pytest.fixture
 def http(api_url: str, redis: redis_lib.Redis) -> Iterator[httpx.Client]:
-    """An HTTP client of the session's API server, with Redis emptied first."""
-    with httpx.Client(base_url=api_url, timeout=30) as client:
+    """An HTTP client of the session's API server, as admin, with Redis emptied first."""
+    with httpx.Client(base_url=api_url, timeout=30, headers=ADMIN_HEADERS) as client:
         yield client
 
 

@@ -15,13 +15,14 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from queue_services_server import errors
-from queue_services_server.auth import AdminKeyMiddleware
+from queue_services_server.auth import ApiKeyMiddleware
 from queue_services_server.board.routes import create_board
 from queue_services_server.openapi import build_openapi
 from queue_services_server.request_id import RequestIdMiddleware
-from queue_services_server.routes import health, jobs, metrics, outbox, schedule
+from queue_services_server.routes import health, jobs, keys, metrics, outbox, schedule
 from queue_services_server.routes._context import json_response
 from queue_services_server.settings import Settings
+from queue_services_server.store.api_keys import ApiKeyStore
 from queue_services_server.store.connection import connect
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
@@ -48,13 +49,10 @@ def create_app(settings: Settings, *, redis: aioredis.Redis | None = None) -> St
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         client = redis if redis is not None else connect(settings.redis_url or "")
-        if settings.admin_key is None:
-            logger.warning(
-                "QUEUE_SERVICES_ADMIN_KEY is not set: the API is open to anyone who can reach it"
-            )
         try:
             keys = KeySpace(settings.redis_prefix)
             yield {
+                "api_keys": ApiKeyStore(client, keys),
                 "settings": settings,
                 "store": JobStore(client, keys),
                 "metrics": MetricsStore(client, keys),
@@ -67,15 +65,12 @@ def create_app(settings: Settings, *, redis: aioredis.Redis | None = None) -> St
     async def openapi_json(request: Request) -> Response:
         return json_response(openapi)
 
-    middleware = [Middleware(RequestIdMiddleware)]
-    if settings.admin_key is not None:
-        middleware.append(
-            Middleware(AdminKeyMiddleware, admin_key=settings.admin_key.get_secret_value())
-        )
+    middleware = [Middleware(RequestIdMiddleware), Middleware(ApiKeyMiddleware, settings=settings)]
     return Starlette(
         routes=[
             *schedule.routes(),
             *jobs.routes(),
+            *keys.routes(),
             *outbox.routes(),
             *metrics.routes(),
             *health.routes(),

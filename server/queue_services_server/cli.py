@@ -61,6 +61,16 @@ def _parser() -> argparse.ArgumentParser:
         "--threads", type=int, help="threads per process (default: WORKER_THREADS or 8)"
     )
     worker.add_argument("--log-level", help="debug, info, warning or error (default: info)")
+    keys = commands.add_parser("keys", help="create, list and revoke API keys (in REDIS_URL)")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    create = key_commands.add_parser("create", help="make a key and print it (shown once)")
+    scope = create.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--workspace", metavar="ID", help="a key for this workspace only")
+    scope.add_argument("--admin", action="store_true", help="an admin key (every workspace)")
+    create.add_argument("--name", help="what the key is for, shown in listings")
+    key_commands.add_parser("list", help="list keys (ids and scopes, never secrets)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", metavar="ID")
     return parser
 
 
@@ -169,6 +179,98 @@ def worker(settings: Settings) -> int:
     return 0  # not reached
 
 
+def keys(settings: Settings, args: argparse.Namespace) -> int:
+    """``queue-services keys create|list|revoke``: manage the API keys stored in REDIS_URL."""
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from queue_services_server.schemas import KeyCreateRequest
+    from queue_services_server.store.api_keys import ApiKeyStore
+    from queue_services_server.store.connection import StoreUnavailableError, connect
+    from queue_services_server.store.keys import KeySpace
+
+    if not settings.redis_url:
+        print(
+            "queue-services keys: REDIS_URL is not set (for `queue-services dev`'s Redis, use the "
+            "redis:// address it prints)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def run() -> int:
+        client = connect(settings.redis_url or "")
+        store = ApiKeyStore(client, KeySpace(settings.redis_prefix))
+        try:
+            if args.keys_command == "create":
+                scope: dict[str, Any] = (
+                    {"admin": True} if args.admin else {"workspaceId": args.workspace}
+                )
+                if args.name:
+                    scope["name"] = args.name
+                try:
+                    request = KeyCreateRequest.model_validate(scope)
+                except ValidationError as exc:
+                    message = exc.errors()[0]["msg"]
+                    print(f"queue-services keys: {message}", file=sys.stderr)
+                    return 2
+                secret, key = await store.create(
+                    workspace_id=request.workspace_id, name=request.name
+                )
+                scope_text = "admin" if key.admin else f"workspace {key.workspace_id}"
+                print(f"created key {key.id} ({scope_text}); it is shown this once:")
+                print(secret)
+            elif args.keys_command == "list":
+                for key in await store.all():
+                    scope_text = "admin" if key.admin else f"workspace {key.workspace_id}"
+                    print(f"{key.id}  {scope_text:<30}  {key.name or ''}".rstrip())
+            elif not await store.revoke(args.key_id):
+                print(f"queue-services keys: no key {args.key_id!r}", file=sys.stderr)
+                return 1
+            else:
+                print(f"revoked key {args.key_id}")
+            return 0
+        except StoreUnavailableError as exc:
+            print(f"queue-services keys: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def dev_admin_key(settings: Settings) -> str:
+    """The development admin key: the one kept in the data folder while Redis still knows it,
+    else a new one (written there, readable by its owner only)."""
+    import asyncio
+
+    from queue_services_server.store.api_keys import ApiKeyStore
+    from queue_services_server.store.connection import connect
+    from queue_services_server.store.keys import KeySpace
+
+    path = settings.data_dir / "dev-admin-key"
+
+    async def run() -> str:
+        client = connect(settings.redis_url or "")
+        store = ApiKeyStore(client, KeySpace(settings.redis_prefix))
+        try:
+            if path.exists():
+                kept = path.read_text().strip()
+                found = await store.authenticate(kept, bootstrap_key=None, limit=0, window_ms=1)
+                if found.key is not None and found.key.admin:
+                    return kept
+            secret, _ = await store.create(workspace_id=None, name="queue-services dev")
+        finally:
+            await client.aclose()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secret + "\n")
+        return secret
+
+    return asyncio.run(run())
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -200,11 +302,22 @@ def dev(settings: Settings, *, no_worker: bool = False) -> int:
         where = f"embedded, data in {embedded.data_dir}"
     else:
         where = "from REDIS_URL"
+    from queue_services_server.store.connection import StoreUnavailableError
+
+    try:
+        admin_key = dev_admin_key(settings)
+    except StoreUnavailableError as exc:
+        print(f"queue-services dev: {exc}", file=sys.stderr)
+        if embedded is not None:
+            embedded.stop()
+        return 1
+    address = f"http://{settings.host}:{settings.port}"
     print(
-        f"queue-services dev: API on http://{settings.host}:{settings.port}"
-        f"  (Redis {settings.redis_url}, {where})\n"
-        f"queue-services dev: API reference at http://{settings.host}:{settings.port}/openapi.json;"
-        " Ctrl-C stops everything",
+        f"queue-services dev: API on {address}  (Redis {settings.redis_url}, {where})\n"
+        f"queue-services dev: admin API key (kept in {settings.data_dir / 'dev-admin-key'}):\n"
+        f"    export QUEUE_SERVICES_API_KEY={admin_key}\n"
+        f"queue-services dev: board at {address}/admin/queues (log in with that key), "
+        f"API reference at {address}/openapi.json; Ctrl-C stops everything",
         flush=True,
     )
     worker_process = None
@@ -273,6 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.command == "dev":
             return dev(settings, no_worker=args.no_worker)
+        if args.command == "keys":
+            return keys(settings, args)
         command = {"serve": serve, "worker": worker}[args.command]
         return command(settings)
     except ModuleNotFoundError as exc:

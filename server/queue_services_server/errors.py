@@ -69,6 +69,14 @@ class UnauthorizedError(ApiError):
     code = "unauthorized"
 
 
+class ForbiddenError(ApiError):
+    """The key is valid but may not do this (a workspace key on an admin route, or scheduling
+    for another workspace)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
 class NotFoundError(ApiError):
     """No such job or route."""
 
@@ -126,6 +134,20 @@ class ValidationFailedError(ApiError):
         if len(errors) > 1:
             message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
         return cls(message, field=first.field or None, errors=errors)
+
+
+class TooManyRequestsError(ApiError):
+    """The key made more requests than its rate limit allows; retry after ``Retry-After``."""
+
+    status_code = 429
+    code = "rate_limited"
+
+
+class BacklogFullError(ApiError):
+    """The workspace has as many unfinished jobs as `MAX_WORKSPACE_BACKLOG` allows."""
+
+    status_code = 507
+    code = "backlog_full"
 
 
 class ServiceUnavailableError(ApiError):

@@ -33,6 +33,7 @@ _REQUESTS: list[type[BaseModel]] = [
     schemas.EmailMessage,
     BulkSmsRequest,
     BulkEmailRequest,
+    schemas.KeyCreateRequest,
 ]
 _ANSWERS: list[type[BaseModel]] = [
     schemas.ScheduleAnswer,
@@ -48,16 +49,22 @@ _ANSWERS: list[type[BaseModel]] = [
     schemas.ResetAnswer,
     schemas.HealthAnswer,
     schemas.ReadyAnswer,
+    schemas.KeyCreatedAnswer,
+    schemas.KeyListAnswer,
+    schemas.KeyRevokedAnswer,
 ]
 
 _ERROR_STATUSES = {
     "400": "The body is not a JSON object.",
-    "401": "The API key is missing or wrong.",
-    "404": "No such job.",
+    "401": "The API key is missing, malformed, unknown or revoked.",
+    "403": "The key may not do this: an admin route, or another workspace named in the body.",
+    "404": "No such job, workspace or key (or one of another workspace).",
     "409": "Not cancellable, or an Idempotency-Key reused with another body.",
     "413": "The body is too large.",
     "415": "The body is not application/json.",
     "422": "A field is missing, of the wrong type or out of range.",
+    "429": "The key made more requests than its rate limit; retry after Retry-After seconds.",
+    "507": "The workspace's backlog is full (MAX_WORKSPACE_BACKLOG).",
     "503": "Redis is unavailable; retry after Retry-After seconds.",
 }
 
@@ -96,9 +103,8 @@ def _schedule(model: type[BaseModel], summary: str) -> dict[str, Any]:
             "responses": {
                 "201": _json(schemas.ScheduleAnswer, "Scheduled."),
                 "200": _json(schemas.ScheduleAnswer, "An earlier job with this Idempotency-Key."),
-                **_errors("400", "401", "409", "413", "415", "422", "503"),
+                **_errors("400", "403", "409", "413", "415", "422", "507"),
             },
-            "security": [{"bearer": []}, {}],
         }
     }
 
@@ -114,9 +120,8 @@ def _bulk(model: type[BaseModel], summary: str) -> dict[str, Any]:
             },
             "responses": {
                 "200": _json(schemas.BulkAnswer, "One result per message, in order."),
-                **_errors("400", "401", "413", "415", "422", "503"),
+                **_errors("400", "403", "413", "415", "422", "507"),
             },
-            "security": [{"bearer": []}, {}],
         }
     }
 
@@ -153,9 +158,8 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                 "parameters": _list_parameters(),
                 "responses": {
                     "200": _json(schemas.JobListAnswer, "A page of jobs."),
-                    **_errors("401", "422", "503"),
+                    **_errors("404", "422"),
                 },
-                "security": [{"bearer": []}, {}],
             }
         },
         "/api/jobs/lookup": {
@@ -169,7 +173,6 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                     "200": _json(schemas.LookupAnswer, "The jobs found and the ids not found."),
                     **_errors("400", "401", "413", "415", "422", "503"),
                 },
-                "security": [{"bearer": []}, {}],
             }
         },
         "/api/jobs/{jobId}": {
@@ -180,7 +183,6 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                     "200": _json(schemas.JobAnswer, "The job."),
                     **_errors("401", "404", "503"),
                 },
-                "security": [{"bearer": []}, {}],
             },
             "delete": {
                 "summary": "Cancel a job not yet taken for sending",
@@ -189,7 +191,6 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                     "200": _json(schemas.CancelAnswer, "Cancelled (or already cancelled)."),
                     **_errors("401", "404", "409", "503"),
                 },
-                "security": [{"bearer": []}, {}],
             },
         },
         "/api/outbox": {
@@ -211,9 +212,8 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json(schemas.OutboxAnswer, "The outbox."),
-                    **_errors("401", "422", "503"),
+                    **_errors("403", "422"),
                 },
-                "security": [{"bearer": []}, {}],
             }
         },
         "/api/metrics": {
@@ -221,9 +221,8 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                 "summary": "Delivery figures per channel and workspace, and queue depths",
                 "responses": {
                     "200": _json(schemas.MetricsAnswer, "The figures."),
-                    **_errors("401", "503"),
+                    **_errors("403"),
                 },
-                "security": [{"bearer": []}, {}],
             }
         },
         "/api/metrics/workspace/{workspaceId}": {
@@ -241,7 +240,6 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                     "200": _json(schemas.WorkspaceMetricsAnswer, "The hits, newest first."),
                     **_errors("401", "404", "503"),
                 },
-                "security": [{"bearer": []}, {}],
             }
         },
         "/api/metrics/reset": {
@@ -253,10 +251,41 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                 },
                 "responses": {
                     "200": _json(schemas.ResetAnswer, "Reset."),
-                    **_errors("400", "401", "415", "422", "503"),
+                    **_errors("400", "403", "413", "415", "422"),
                 },
-                "security": [{"bearer": []}, {}],
             }
+        },
+        "/api/keys": {
+            "get": {
+                "summary": "List API keys (admin)",
+                "responses": {
+                    "200": _json(schemas.KeyListAnswer, "Every key, without secrets."),
+                    **_errors("403"),
+                },
+            },
+            "post": {
+                "summary": "Create an API key (admin); the key is in the answer, once",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(schemas.KeyCreateRequest)}},
+                },
+                "responses": {
+                    "201": _json(schemas.KeyCreatedAnswer, "The new key."),
+                    **_errors("400", "403", "413", "415", "422"),
+                },
+            },
+        },
+        "/api/keys/{keyId}": {
+            "delete": {
+                "summary": "Revoke an API key (admin)",
+                "parameters": [
+                    {"name": "keyId", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": _json(schemas.KeyRevokedAnswer, "Revoked."),
+                    **_errors("403", "404"),
+                },
+            },
         },
         "/metrics": {
             "get": {
@@ -285,6 +314,12 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
             }
         },
     }
+    for path, operations in paths.items():
+        if path.startswith("/api/"):
+            # Every /api/ operation needs a key, is rate limited per key, and needs Redis.
+            for operation in operations.values():
+                operation["security"] = [{"bearer": []}]
+                operation["responses"].update(_errors("401", "429", "503"))
     return {
         "openapi": "3.1.0",
         "info": {

@@ -26,6 +26,7 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from queue_services_server.sms_encoding import segments
@@ -537,3 +538,56 @@ def from_ms(value_ms: int) -> datetime:
     """An aware UTC datetime from ms since the epoch (exact: no float rounding)."""
     seconds, millis = divmod(value_ms, 1000)
     return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=millis * 1000)
+
+
+# ---- API keys --------------------------------------------------------------------------------
+
+
+class KeyCreateRequest(BaseModel):
+    """Body of ``POST /api/keys``: ``{"workspaceId": ...}`` for a workspace key, or
+    ``{"admin": true}`` for an admin key; an optional `name` says what it is for."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+    workspace_id: Identifier | None = Field(default=None, alias="workspaceId")
+    admin: bool = False
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[\x20-\x7e]+$")] | None = (
+        None
+    )
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> KeyCreateRequest:
+        if self.admin == (self.workspace_id is not None):
+            raise ValueError('give either "workspaceId" (a workspace key) or "admin": true')
+        return self
+
+
+class KeyAnswer(_Answer):
+    """A key as ``GET /api/keys`` lists it: never its secret."""
+
+    id: str
+    admin: bool
+    workspace_id: str | None = Field(alias="workspaceId")
+    name: str | None = None
+    created_at: Instant = Field(alias="createdAt")
+
+
+class KeyCreatedAnswer(KeyAnswer):
+    """Answer of ``POST /api/keys``: the key itself, shown this once only."""
+
+    success: Literal[True] = True
+    key: str
+
+
+class KeyListAnswer(_Answer):
+    """Answer of ``GET /api/keys``."""
+
+    keys: list[KeyAnswer]
+
+
+class KeyRevokedAnswer(_Answer):
+    """Answer of ``DELETE /api/keys/{id}``."""
+
+    success: Literal[True] = True
+    id: str
+    revoked: Literal[True] = True

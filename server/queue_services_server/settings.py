@@ -52,8 +52,24 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("QUEUE_SERVICES_ADMIN_KEY", "admin_key"),
-        description="Bootstrap admin API key. When set, /api requests must send "
-        "`Authorization: Bearer <key>`; when unset the API is open (development only).",
+        description="Bootstrap admin API key, accepted besides the keys stored in Redis "
+        "(`queue-services keys`). Every /api request must send a key as "
+        "`Authorization: Bearer <key>`.",
+    )
+    api_rate_limit: int = Field(
+        default=1000,
+        ge=0,
+        description="Requests one API key may make per `API_RATE_WINDOW_MS`; more are answered "
+        "429 with Retry-After. 0 = no limit.",
+    )
+    api_rate_window_ms: int = Field(
+        default=1000, gt=0, description="Length of the per-key request window, in ms."
+    )
+    max_workspace_backlog: int = Field(
+        default=1_000_000,
+        ge=0,
+        description="Most jobs one workspace may have waiting or being sent; new ones beyond it "
+        "are refused with 507 (`backlog_full`). 0 = no bound.",
     )
     data_dir: Path = Field(
         default=Path(".queue-services"),
@@ -83,6 +99,14 @@ class Settings(BaseSettings):
     )
     max_metadata_bytes: int = Field(
         default=4096, gt=0, description="Largest `metadata` object, measured as compact JSON."
+    )
+    board_session_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "QUEUE_SERVICES_BOARD_SESSION_SECRET", "board_session_secret"
+        ),
+        description="Key that signs the board's session cookies; give every API server the "
+        "same. Default: derived from QUEUE_SERVICES_ADMIN_KEY, else random per process.",
     )
     board_secure_cookie: bool = Field(
         default=False,

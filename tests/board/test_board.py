@@ -61,7 +61,7 @@ def test_a_wrong_key_is_refused_and_the_right_one_gives_a_strict_cookie(
     right = browser.post("/admin/queues/login", data={"key": KEY})
 
     assert wrong.status_code == 200
-    assert "not the admin key" in wrong.text
+    assert "not a valid admin key" in wrong.text
     assert still_out.status_code == 303
     cookie = right.headers["set-cookie"].lower()
     assert "httponly" in cookie

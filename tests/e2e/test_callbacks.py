@@ -19,7 +19,7 @@ from queue_services import (
 )
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import running_server
+from tests.conftest import ADMIN_HEADERS, ADMIN_KEY, running_server
 from tests.receiver import Received, Receiver, running_receiver
 from tests.workers import running_worker, worker_env
 
@@ -37,6 +37,7 @@ def api(redis_server: EmbeddedRedis, redis: redis_lib.Redis, receiver: Receiver)
     settings = Settings(
         redis_url=redis_server.url,
         callback_allowed_hosts="127.0.0.1",
+        admin_key=ADMIN_KEY,
         workspace_callback_urls={"ws-default": f"{receiver.url}/callbacks/workspace"},
     )
     with running_server(settings) as url:
@@ -61,7 +62,7 @@ def test_each_status_change_is_posted_signed_and_updates_a_tracker(
 
     receiver.behaviour = behaviour
     tracker = InMemoryJobTracker()
-    with QueueService(base_url=api) as queue:
+    with QueueService(base_url=api, api_key=ADMIN_KEY) as queue:
         result = queue.schedule_sms(
             "+14155550123", "Hi", workspace_id="ws-1", callback_url=f"{receiver.url}/callbacks/job"
         )
@@ -100,7 +101,7 @@ def test_the_workspace_url_is_used_when_the_job_gives_none(
 ) -> None:
     tracker = InMemoryJobTracker()
     handler = CallbackHandler(tracker, SECRET)
-    with QueueService(base_url=api) as queue:
+    with QueueService(base_url=api, api_key=ADMIN_KEY) as queue:
         result = queue.schedule_sms("+14155550123", "Hi", workspace_id="ws-default", delay=60_000)
         tracker.record(result)
         queue.cancel_job(result.job_id)
@@ -125,6 +126,7 @@ def test_a_callback_host_not_allowed_is_refused(api: str) -> None:
         f"{api}/api/schedule-sms",
         json={"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "ws-1",
               "callbackUrl": "http://169.254.169.254/latest"},
+        headers=ADMIN_HEADERS,
     )  # fmt: skip
 
     assert answer.status_code == 422

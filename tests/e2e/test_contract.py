@@ -19,6 +19,7 @@ from queue_services import (
     UnprocessableEntityError,
 )
 from queue_services.testing import FakeQueueService
+from tests.conftest import ADMIN_KEY
 
 
 @pytest.fixture(params=["real", "fake"])
@@ -27,7 +28,7 @@ def queue(request: pytest.FixtureRequest) -> Iterator[QueueService]:
         client: QueueService = FakeQueueService()
     else:
         request.getfixturevalue("redis")
-        client = QueueService(base_url=request.getfixturevalue("api_url"))
+        client = QueueService(base_url=request.getfixturevalue("api_url"), api_key=ADMIN_KEY)
     with client:
         yield client
 

@@ -16,6 +16,7 @@ import pytest
 import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
+from tests.conftest import ADMIN_HEADERS
 from tests.receiver import Received, Receiver, max_per_window, running_receiver
 from tests.workers import running_worker, start_worker, stop_worker, worker_env
 
@@ -258,7 +259,7 @@ def test_cancel_racing_dispatch_never_sends_a_cancelled_job(
     with running_worker(env_for(redis_server, receiver, sms_rate_limit=200)):
         # When half of them are cancelled while they become due
         def cancel(job_ids: list[str]) -> None:
-            with httpx.Client(base_url=str(http.base_url)) as client:
+            with httpx.Client(base_url=str(http.base_url), headers=ADMIN_HEADERS) as client:
                 for job_id in job_ids:
                     answers[job_id] = client.delete(f"/api/jobs/{job_id}").status_code
 

@@ -12,6 +12,7 @@ import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.settings import Settings
+from tests.conftest import ADMIN_KEY
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -20,7 +21,7 @@ def run_example(name: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run examples/<name> as a user would, with `env` added to the environment."""
     return subprocess.run(
         [sys.executable, str(EXAMPLES / name)],
-        env={**os.environ, **env},
+        env={**os.environ, "QUEUE_SERVICES_API_KEY": ADMIN_KEY, **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -72,7 +73,9 @@ def test_callback_receiver_example_gets_verified_callbacks(
     from tests.workers import running_worker, worker_env
 
     port = free_port()
-    settings = Settings(redis_url=redis_server.url, callback_allowed_hosts="127.0.0.1")
+    settings = Settings(
+        redis_url=redis_server.url, callback_allowed_hosts="127.0.0.1", admin_key=ADMIN_KEY
+    )
     with running_server(settings) as url:
         env = worker_env(redis_server.url, sms_provider="outbox", email_provider="outbox",
                          callback_secret="example-secret")  # fmt: skip

@@ -12,6 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from queue_services_server.dev import EmbeddedRedis
+from tests.conftest import ADMIN_KEY
 from tests.e2e.test_delivery import env_for, wait_final
 from tests.receiver import Received, Receiver, running_receiver
 from tests.workers import running_worker
@@ -189,7 +190,7 @@ def test_the_sdk_reads_checks_and_resets_rate_limits(
 ) -> None:
     from queue_services import QueueService
 
-    with QueueService(base_url=api_url) as queue:
+    with QueueService(base_url=api_url, api_key=ADMIN_KEY) as queue:
         metrics = queue.get_metrics()
         busy = queue.check_workspace_rate_limits("ws-1")
         calm = queue.check_workspace_rate_limits("ws-2")

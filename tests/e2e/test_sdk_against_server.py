@@ -19,18 +19,18 @@ from queue_services import (
 )
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import running_server
+from tests.conftest import ADMIN_KEY, running_server
 
 
 @pytest.fixture
 def queue(api_url: str, redis: redis_lib.Redis) -> Iterator[QueueService]:
-    with QueueService(base_url=api_url) as client:
+    with QueueService(base_url=api_url, api_key=ADMIN_KEY) as client:
         yield client
 
 
 @pytest.fixture
 async def async_queue(api_url: str, redis: redis_lib.Redis) -> AsyncIterator[AsyncQueueService]:
-    async with AsyncQueueService(base_url=api_url) as client:
+    async with AsyncQueueService(base_url=api_url, api_key=ADMIN_KEY) as client:
         yield client
 
 

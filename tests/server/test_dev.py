@@ -72,6 +72,11 @@ def test_dev_serves_the_api_and_stops_redis_cleanly(
         banner = process.stdout.readline()
         assert f"API on http://127.0.0.1:{port}" in banner, banner
         redis_port = int(re.search(r"redis://127\.0\.0\.1:(\d+)", banner).group(1))  # type: ignore[union-attr]
+        assert "admin API key" in process.stdout.readline()
+        export = process.stdout.readline().strip()
+        assert export.startswith("export QUEUE_SERVICES_API_KEY=qsk_"), export
+        key = export.partition("=")[2]
+        auth = {"Authorization": f"Bearer {key}"}
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
         while True:
@@ -85,11 +90,12 @@ def test_dev_serves_the_api_and_stops_redis_cleanly(
 
         # When a message is scheduled, the worker "sends" it into the outbox
         body = {"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "ws-1"}
-        job_id = httpx.post(f"{url}/api/schedule-sms", json=body).json()["jobId"]
-        while httpx.get(f"{url}/api/jobs/{job_id}").json()["status"] != "COMPLETED":
+        assert httpx.post(f"{url}/api/schedule-sms", json=body).status_code == 401
+        job_id = httpx.post(f"{url}/api/schedule-sms", json=body, headers=auth).json()["jobId"]
+        while httpx.get(f"{url}/api/jobs/{job_id}", headers=auth).json()["status"] != "COMPLETED":
             assert time.monotonic() < deadline + 20, "the dev worker did not deliver"
             time.sleep(0.1)
-        outbox = httpx.get(f"{url}/api/outbox").json()["messages"]
+        outbox = httpx.get(f"{url}/api/outbox", headers=auth).json()["messages"]
         assert [message["jobId"] for message in outbox] == [job_id]
         # and the command is stopped
         process.send_signal(stop_signal)
@@ -111,3 +117,7 @@ def test_dev_serves_the_api_and_stops_redis_cleanly(
         client = redis_lib.Redis.from_url(restarted.url)
         assert client.zcard("qs:workspace:ws-1:jobs") == 1
         client.close()
+    # And the key is kept (owner-only) for the next run, stored in Redis only as a hash
+    kept = tmp_path / ".queue-services" / "dev-admin-key"
+    assert kept.read_text().strip() == key
+    assert kept.stat().st_mode & 0o777 == 0o600

@@ -6,7 +6,7 @@ import httpx
 
 from queue_services_server.dev import free_port
 from queue_services_server.settings import Settings
-from tests.conftest import running_server
+from tests.conftest import ADMIN_HEADERS, ADMIN_KEY, running_server
 
 
 def test_health_and_ready_with_redis_up(http: httpx.Client) -> None:
@@ -16,8 +16,11 @@ def test_health_and_ready_with_redis_up(http: httpx.Client) -> None:
 
 def test_without_redis_the_api_answers_503_not_500_and_not_a_hang() -> None:
     # Given a server whose Redis is not there (a port nothing listens on)
-    settings = Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
-    with running_server(settings) as url, httpx.Client(base_url=url, timeout=15) as http:
+    settings = Settings(redis_url=f"redis://127.0.0.1:{free_port()}/0", admin_key=ADMIN_KEY)
+    with (
+        running_server(settings) as url,
+        httpx.Client(base_url=url, timeout=15, headers=ADMIN_HEADERS) as http,
+    ):
         # Then liveness holds, readiness fails, and the API asks clients to retry
         assert http.get("/health").status_code == 200
         ready = http.get("/ready")

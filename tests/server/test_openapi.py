@@ -18,9 +18,9 @@ def test_openapi_documents_every_route_and_method(http: httpx.Client) -> None:
     served = {
         (
             re.sub(
-                r"\{workspace_id(:str)?\}",
-                "{workspaceId}",
-                re.sub(r"\{job_id(:str)?\}", "{jobId}", route.path),
+                r"\{(\w+)_id(:str)?\}",
+                lambda match: "{" + match.group(1) + "Id}",
+                route.path,
             ),
             method.lower(),
         )

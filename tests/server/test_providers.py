@@ -24,6 +24,7 @@ from queue_services_server.providers.base import (
 from queue_services_server.providers.outbox import OutboxProvider
 from queue_services_server.providers.webhook import WebhookProvider, signature
 from queue_services_server.store.keys import KeySpace
+from tests.conftest import ADMIN_HEADERS
 from tests.receiver import Received, Receiver, running_receiver
 
 SMS = OutboundMessage(
@@ -175,7 +176,7 @@ async def test_the_outbox_keeps_messages_for_the_api(
     await client.aclose()
 
     assert provider_id == "job-1"
-    async with httpx.AsyncClient(base_url=api_url) as http:
+    async with httpx.AsyncClient(base_url=api_url, headers=ADMIN_HEADERS) as http:
         outbox = (await http.get("/api/outbox", params={"channel": "sms"})).json()
     assert outbox["channel"] == "sms"
     [kept] = outbox["messages"]

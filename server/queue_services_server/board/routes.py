@@ -32,6 +32,7 @@ from queue_services_server.board.charts import bucketed, line_chart
 from queue_services_server.masking import mask
 from queue_services_server.routes.jobs import job_answer
 from queue_services_server.settings import Settings
+from queue_services_server.store.api_keys import BOOTSTRAP_KEY_ID, ApiKeyStore
 from queue_services_server.store.jobs import CancelOutcome, JobStore
 from queue_services_server.store.metrics import SERIES_BUCKET_S, MetricsStore
 from queue_services_server.store.operations import ActionOutcome, OperatorStore
@@ -98,7 +99,22 @@ def _settings(request: Request) -> Settings:
 
 
 def _logged_in(request: Request) -> bool:
-    return _settings(request).admin_key is None or request.session.get("admin") is True
+    # Set by `check_session` for this request: a session of a revoked key is not logged in.
+    return bool(request.scope.get("board_logged_in"))
+
+
+async def _check_session(request: Request) -> None:
+    """Whether the session's admin key still exists (revoking a key ends its board sessions)."""
+    key_id = request.session.get("key")
+    logged_in = False
+    if key_id == BOOTSTRAP_KEY_ID:
+        logged_in = _settings(request).admin_key is not None
+    elif isinstance(key_id, str):
+        store: ApiKeyStore = request.state.api_keys
+        logged_in = await store.is_admin(key_id)
+    if not logged_in and key_id is not None:
+        request.session.clear()
+    request.scope["board_logged_in"] = logged_in
 
 
 def _csrf(request: Request) -> str:
@@ -124,7 +140,6 @@ def _render(request: Request, template: str, **context: Any) -> Response:
     context.update(
         request=request,
         csrf=_csrf(request),
-        open_board=_settings(request).admin_key is None,
         logged_in=_logged_in(request),
         notice=request.query_params.get("notice"),
         channels=CHANNELS,
@@ -155,13 +170,19 @@ async def login_page(request: Request) -> Response:
 async def login(request: Request) -> Response:
     admin_key = _settings(request).admin_key
     form = await request.form()
-    key = str(form.get("key", ""))
-    if admin_key is not None and not hmac.compare_digest(
-        key.encode(), admin_key.get_secret_value().encode()
-    ):
-        return _render(request, "login.html", error="That key is not the admin key.")
+    token = str(form.get("key", "")).strip()
+    store: ApiKeyStore = request.state.api_keys
+    result = await store.authenticate(
+        token,
+        bootstrap_key=admin_key.get_secret_value() if admin_key is not None else None,
+        limit=0,
+        window_ms=1000,
+    )
+    if result.key is None or not result.key.admin:
+        return _render(request, "login.html", error="That key is not a valid admin key.")
     request.session.clear()
-    request.session.update(admin=True, csrf=secrets.token_urlsafe(24))
+    request.session.update(key=result.key.id, csrf=secrets.token_urlsafe(24))
+    request.scope["board_logged_in"] = True
     return RedirectResponse(f"{request.scope.get('root_path', '')}/", 303)
 
 
@@ -359,12 +380,26 @@ async def channel_action(request: Request) -> Response:
 
 
 def _session_secret(settings: Settings) -> str:
-    # Derived from the admin key, so every API server signs sessions alike and a new key logs
-    # everyone out; without a key (development) a fresh secret per process does.
+    # BOARD_SESSION_SECRET, or derived from the bootstrap admin key, so that every API server
+    # signs sessions alike; with neither, a fresh secret per process (sessions end on restart).
+    if settings.board_session_secret is not None:
+        return settings.board_session_secret.get_secret_value()
     if settings.admin_key is None:
         return secrets.token_urlsafe(32)
     key = settings.admin_key.get_secret_value().encode()
     return hmac.new(key, b"queue-services board session", hashlib.sha256).hexdigest()
+
+
+class SessionCheck:
+    """Looks up, once per request, whether the session's admin key is still valid."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await _check_session(Request(scope, receive))
+        await self.app(scope, receive, send)
 
 
 def create_board(settings: Settings) -> Starlette:
@@ -393,5 +428,6 @@ def create_board(settings: Settings) -> Starlette:
                 same_site="strict",
                 https_only=settings.board_secure_cookie,
             ),
+            Middleware(SessionCheck),
         ],
     )

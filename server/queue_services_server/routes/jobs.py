@@ -10,12 +10,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from queue_services_server import intake
+from queue_services_server.auth import api_key_of, can_see
 from queue_services_server.errors import NotCancellableError, NotFoundError, ValidationFailedError
 from queue_services_server.request_body import read_json_object
 from queue_services_server.routes._context import json_response, settings_of, store_of
 from queue_services_server.schemas import (
     CancelAnswer,
     Channel,
+    FieldError,
     Identifier,
     JobAnswer,
     JobListAnswer,
@@ -62,16 +64,25 @@ def _job_id(request: Request) -> str:
 
 async def get_job(request: Request) -> Response:
     """The job with this id, or 404."""
+    return json_response(job_answer(await _visible_job(request)))
+
+
+async def _visible_job(request: Request) -> JobRecord:
+    """The job of the path, if it exists and the key may see it; otherwise 404 (the same 404
+    for both, so that a key cannot probe another workspace's job ids)."""
     job_id = _job_id(request)
     record = await store_of(request).get(job_id)
-    if record is None:
+    if record is None or not can_see(request, record.workspace_id):
         raise NotFoundError(f"no job {job_id!r}")
-    return json_response(job_answer(record))
+    return record
 
 
 async def cancel_job(request: Request) -> Response:
     """Cancel a job not yet taken for sending: 200, 404, or 409 once it is being sent."""
     job_id = _job_id(request)
+    if not api_key_of(request).admin:
+        # A job's workspace never changes, so checking before cancelling is race-free.
+        await _visible_job(request)
     outcome, record = await store_of(request).cancel(job_id, intake.now_ms())
     if outcome is CancelOutcome.NOT_FOUND or record is None:
         raise NotFoundError(f"no job {job_id!r}")
@@ -95,7 +106,8 @@ class ListQuery(BaseModel):
     # Unknown query parameters are ignored (cache busters and the like), unlike unknown body fields.
     model_config = ConfigDict(extra="ignore", populate_by_name=False)
 
-    workspace_id: Identifier = Field(alias="workspaceId")
+    #: Required with an admin key; a workspace key lists its own workspace when it is omitted.
+    workspace_id: Identifier | None = Field(default=None, alias="workspaceId")
     status: Status | None = None
     channel: Channel | None = None
     limit: int = Field(default=50, ge=1, le=500)
@@ -112,8 +124,17 @@ async def list_jobs(request: Request) -> Response:
         raise ValidationFailedError.from_pydantic(exc) from exc
     except ValueError as exc:
         raise ValidationFailedError(f"cursor: {exc}", field="cursor") from exc
+    workspace_id = query.workspace_id or api_key_of(request).workspace_id
+    if workspace_id is None:
+        raise ValidationFailedError(
+            "workspaceId: is required (with an admin key)",
+            field="workspaceId",
+            errors=[FieldError(field="workspaceId", message="is required", type="missing")],
+        )
+    if not can_see(request, workspace_id):
+        raise NotFoundError(f"no workspace {workspace_id!r}")
     records, next_cursor = await store_of(request).list_workspace_jobs(
-        query.workspace_id,
+        workspace_id,
         limit=query.limit,
         status=query.status,
         channel=query.channel,
@@ -133,7 +154,11 @@ async def lookup_jobs(request: Request) -> Response:
         body = LookupRequest.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailedError.from_pydantic(exc) from exc
-    records = await store_of(request).get_many(body.job_ids)
+    records = [
+        # Another workspace's job is reported missing, exactly like one that does not exist.
+        record if record is not None and can_see(request, record.workspace_id) else None
+        for record in await store_of(request).get_many(body.job_ids)
+    ]
     answer = LookupAnswer(
         jobs=[job_answer(record) for record in records if record is not None],
         missing=[

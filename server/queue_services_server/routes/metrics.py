@@ -9,6 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from queue_services_server import intake
+from queue_services_server.auth import can_see, require_admin
 from queue_services_server.errors import NotFoundError, ValidationFailedError
 from queue_services_server.prometheus import exposition
 from queue_services_server.request_body import read_json_object
@@ -63,7 +64,8 @@ def channel_answer(figures: ChannelMetrics, now_ms: int) -> ChannelMetricsAnswer
 
 
 async def get_metrics(request: Request) -> Response:
-    """Every channel's figures, the workspaces' rate-limit hits, and the queue depths."""
+    """Every channel's figures, the workspaces' rate-limit hits, and the queue depths (admin)."""
+    require_admin(request)
     now = intake.now_ms()
     figures = await metrics_of(request).read(now)
     rate_limits: dict[str, dict[str, RateLimitSummary]] = {}
@@ -85,7 +87,7 @@ async def get_metrics(request: Request) -> Response:
 async def get_workspace_metrics(request: Request) -> Response:
     """One workspace's provider rate-limit hits, in seed 000's shape."""
     workspace_id: str = request.path_params["workspace_id"]
-    if not is_identifier(workspace_id):
+    if not is_identifier(workspace_id) or not can_see(request, workspace_id):
         raise NotFoundError(f"no workspace {workspace_id[:128]!r}")
     store = metrics_of(request)
     counts = await store.rate_limit_counts(workspace_id)
@@ -114,7 +116,9 @@ async def get_workspace_metrics(request: Request) -> Response:
 
 
 async def reset_metrics(request: Request) -> Response:
-    """Reset figures: of one channel (`type`), one workspace (`workspaceId`), both, or all."""
+    """Reset figures: of one channel (`type`), one workspace (`workspaceId`), both, or all
+    (admin)."""
+    require_admin(request)
     data = await read_json_object(request, max_bytes=settings_of(request).max_body_bytes)
     try:
         body = ResetRequest.model_validate(data)

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from queue_services_server.auth import require_admin
 from queue_services_server.errors import ValidationFailedError
 from queue_services_server.routes._context import json_response, store_of
 from queue_services_server.schemas import Channel, OutboxAnswer
@@ -22,7 +23,8 @@ class OutboxQuery(BaseModel):
 
 
 async def list_outbox(request: Request) -> Response:
-    """The newest messages of one channel's outbox."""
+    """The newest messages of one channel's outbox (admin: it holds every workspace's)."""
+    require_admin(request)
     try:
         query = OutboxQuery.model_validate(dict(request.query_params))
     except ValidationError as exc:

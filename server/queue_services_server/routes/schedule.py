@@ -11,6 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from queue_services_server import intake
+from queue_services_server.auth import api_key_of, require_own_workspace
 from queue_services_server.errors import (
     ApiError,
     IdempotencyConflictError,
@@ -75,6 +76,17 @@ def _validate(
         raise ValidationFailedError.from_pydantic(exc) from exc
 
 
+def _require_own_workspaces(request: Request, items: list[Any]) -> None:
+    """403 for the whole bulk request if any item names a workspace the key may not act for."""
+    own = api_key_of(request).workspace_id
+    if own is None:
+        return
+    for item in items:
+        workspace_id = item.get("workspaceId") if isinstance(item, dict) else None
+        if isinstance(workspace_id, str) and workspace_id != own:
+            require_own_workspace(request, workspace_id)
+
+
 def _conflict() -> IdempotencyConflictError:
     return IdempotencyConflictError(
         "this Idempotency-Key was already used for a different message; "
@@ -101,6 +113,7 @@ def _single(channel: str, model: MessageModel) -> Endpoint:
         data = await read_json_object(request, max_bytes=settings.max_body_bytes)
         now = intake.now_ms()
         message = _validate(model, data, _context(request, now))
+        require_own_workspace(request, message.workspace_id)
         record = intake.new_record(
             message,
             channel=channel,
@@ -141,6 +154,7 @@ def _bulk(channel: str, model: MessageModel) -> Endpoint:
                     )
                 ],
             )
+        _require_own_workspaces(request, bulk.messages)
         now = intake.now_ms()
         context = _context(request, now)
         results: list[BulkItemAnswer | None] = [None] * len(bulk.messages)

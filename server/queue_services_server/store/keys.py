@@ -49,6 +49,15 @@ key                                type    what it holds (who writes it)
                                            try again (ms)
 ``{p}:outbox:{ch}``                list    messages the dev ``outbox`` provider "sent", newest
                                            first, capped
+``{p}:backlog``                    hash    workspace -> its jobs SCHEDULED or PROCESSING, for the
+                                           backlog bound (create_jobs.lua adds, finish.lua,
+                                           cancel_job.lua and requeue.lua move it)
+``{p}:apikey:{id}``                string  an API key's record: JSON ``{hash, workspaceId,
+                                           createdAt, name}``, the secret only as SHA-256
+                                           (``store/api_keys.py``)
+``{p}:apikeys``                    zset    every API key id, score = creation time (ms)
+``{p}:api-rate:{id}``              string  requests made with a key in the current window
+                                           (expires with the window)
 ``{p}:metrics:{ch}``               hash    channel counters: total, success, failed, retried,
                                            rateLimited, batches, batchMs, limiterWaits,
                                            lastProcessed, le_<s> batch-duration buckets
@@ -157,3 +166,19 @@ class KeySpace:
     def outbox(self, channel: str) -> str:
         """What the dev outbox provider "sent"."""
         return f"{self.prefix}:outbox:{channel}"
+
+    def backlog(self) -> str:
+        """Each workspace's count of jobs not yet finished (SCHEDULED or PROCESSING)."""
+        return f"{self.prefix}:backlog"
+
+    def api_key(self, key_id: str) -> str:
+        """One API key's record (hashed secret, scope)."""
+        return f"{self.prefix}:apikey:{key_id}"
+
+    def api_keys(self) -> str:
+        """The ids of every API key."""
+        return f"{self.prefix}:apikeys"
+
+    def api_rate(self, key_id: str) -> str:
+        """Requests made with one key in the current rate window."""
+        return f"{self.prefix}:api-rate:{key_id}"

@@ -1,0 +1,210 @@
+"""API keys: created, listed, revoked and checked, stored hashed in Redis.
+
+A key reads ``qsk_<id>_<secret>``: the 12-character `id` names the record
+(``{p}:apikey:{id}``, a JSON string) and the listing (``{p}:apikeys``, id -> creation time);
+the 43-character `secret` (32 random bytes) is kept only as its SHA-256. A fast hash is enough
+here, unlike for passwords: the secret is random and long, so there is nothing to guess from the
+hash, and checking a key costs microseconds on every request. The comparison is constant-time.
+
+One Redis call (a script) both fetches the record and counts the request against the key's rate
+limit, so authentication costs one round trip per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+
+from queue_services_server.store.connection import translate_redis_errors
+from queue_services_server.store.keys import KeySpace
+
+#: Every key starts with this, so a leaked one is easy to recognise (and to scan for).
+KEY_PREFIX = "qsk_"
+_ID_LENGTH = 12
+_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}([a-z2-7]{{{_ID_LENGTH}}})_([A-Za-z0-9_-]{{43}})$")
+
+#: The id under which the bootstrap key (``QUEUE_SERVICES_ADMIN_KEY``) is rate limited.
+BOOTSTRAP_KEY_ID = "bootstrap"
+
+# Fetch a key's record and count one request in the key's current rate window.
+# KEYS[1] {p}:apikey:{id} (may be absent for the bootstrap key), KEYS[2] {p}:api-rate:{id}
+# ARGV[1] '1' if the record must exist, ARGV[2] requests allowed per window (0 = no limit),
+# ARGV[3] window length in ms.
+# Returns {record or false, requests in this window, ms until the window ends}.
+_AUTHENTICATE = """
+local record = redis.call('GET', KEYS[1])
+if not record and ARGV[1] == '1' then return {false, 0, 0} end
+local limit = tonumber(ARGV[2])
+if limit == 0 then return {record, 0, 0} end
+local count = redis.call('INCR', KEYS[2])
+if count == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+  ttl = tonumber(ARGV[3])
+end
+return {record, count, ttl}
+"""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A stored key, without its secret: who it is for and when it was made."""
+
+    id: str
+    #: The workspace the key is scoped to; None for an admin key.
+    workspace_id: str | None
+    created_at: int
+    name: str | None = None
+
+    @property
+    def admin(self) -> bool:
+        """Whether this is an admin key (every workspace, the admin API and the board)."""
+        return self.workspace_id is None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The key as the API lists it (no secret, no hash)."""
+        return {
+            "id": self.id,
+            "admin": self.admin,
+            "workspaceId": self.workspace_id,
+            "name": self.name,
+            "createdAt": self.created_at,
+        }
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """The result of checking one request's key."""
+
+    #: The key, or None if the token is unknown, revoked or malformed.
+    key: ApiKey | None
+    #: Requests counted in the key's current window (0 when no limit applies).
+    requests_in_window: int = 0
+    #: Milliseconds until the window ends.
+    window_left_ms: int = 0
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_key(token: str) -> tuple[str, str] | None:
+    """The (id, secret) of a well-formed key, or None."""
+    match = _KEY_PATTERN.match(token)
+    if match is None:
+        return None
+    return match.group(1), match.group(2)
+
+
+def looks_like_key(text: str) -> bool:
+    """Whether `text` has the shape of one of our keys (used to keep keys out of logs)."""
+    return parse_key(text) is not None
+
+
+class ApiKeyStore:
+    """The API keys of one deployment."""
+
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._authenticate: AsyncScript = redis.register_script(_AUTHENTICATE)
+
+    async def create(
+        self, *, workspace_id: str | None, name: str | None = None
+    ) -> tuple[str, ApiKey]:
+        """Make a key: admin when `workspace_id` is None. Returns (the key itself, its record).
+
+        The key itself is returned once and never stored; only its hash is.
+        """
+        key_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
+        secret = secrets.token_urlsafe(32)
+        created = int(time.time() * 1000)
+        record = {"hash": _hash(secret), "workspaceId": workspace_id, "createdAt": created}
+        if name:
+            record["name"] = name
+        with translate_redis_errors():
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.set(self._keys.api_key(key_id), orjson.dumps(record), nx=True)
+                pipe.zadd(self._keys.api_keys(), {key_id: created})
+                await pipe.execute()
+        return (
+            f"{KEY_PREFIX}{key_id}_{secret}",
+            ApiKey(id=key_id, workspace_id=workspace_id, created_at=created, name=name),
+        )
+
+    async def all(self) -> list[ApiKey]:
+        """Every key, oldest first (without secrets)."""
+        with translate_redis_errors():
+            members = await self._redis.zrange(self._keys.api_keys(), 0, -1)
+            ids = [member.decode() for member in members if isinstance(member, bytes)]
+            if not ids:
+                return []
+            raws = await self._redis.mget([self._keys.api_key(key_id) for key_id in ids])
+        return [_from_record(key_id, raw) for key_id, raw in zip(ids, raws, strict=True) if raw]
+
+    async def is_admin(self, key_id: str) -> bool:
+        """Whether `key_id` names a stored admin key that has not been revoked."""
+        with translate_redis_errors():
+            raw = await self._redis.get(self._keys.api_key(key_id))
+        return raw is not None and _from_record(key_id, raw).admin
+
+    async def revoke(self, key_id: str) -> bool:
+        """Delete a key; True if it existed. Requests with it are refused from then on."""
+        with translate_redis_errors():
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.delete(self._keys.api_key(key_id))
+                pipe.zrem(self._keys.api_keys(), key_id)
+                deleted, _ = await pipe.execute()
+        return bool(deleted)
+
+    async def authenticate(
+        self, token: str, *, bootstrap_key: str | None, limit: int, window_ms: int
+    ) -> Authentication:
+        """Check a bearer token and count the request against its key's rate limit."""
+        if bootstrap_key is not None and hmac.compare_digest(
+            token.encode(), bootstrap_key.encode()
+        ):
+            key_id, must_exist = BOOTSTRAP_KEY_ID, "0"
+            bootstrap = True
+        else:
+            parsed = parse_key(token)
+            if parsed is None:
+                return Authentication(None)
+            key_id, must_exist = parsed[0], "1"
+            bootstrap = False
+        with translate_redis_errors():
+            raw, count, left = await self._authenticate(
+                keys=[self._keys.api_key(key_id), self._keys.api_rate(key_id)],
+                args=[must_exist, limit, window_ms],
+            )
+        if bootstrap:
+            key = ApiKey(id=BOOTSTRAP_KEY_ID, workspace_id=None, created_at=0, name="bootstrap")
+            return Authentication(key, int(count), int(left))
+        if not raw:
+            return Authentication(None)
+        stored = orjson.loads(raw)
+        # Constant-time: the time taken must not tell how much of a guessed secret was right.
+        if not hmac.compare_digest(_hash(parsed[1]), str(stored.get("hash", ""))):  # type: ignore[index]
+            return Authentication(None)
+        return Authentication(_from_record(key_id, raw), int(count), int(left))
+
+
+def _from_record(key_id: str, raw: bytes | str) -> ApiKey:
+    stored = orjson.loads(raw)
+    return ApiKey(
+        id=key_id,
+        workspace_id=stored.get("workspaceId"),
+        created_at=int(stored.get("createdAt", 0)),
+        name=stored.get("name"),
+    )
