@@ -13,8 +13,9 @@ QueueServiceError
 │       ├── NotFoundError                404
 │       ├── ConflictError                409  (not cancellable; Idempotency-Key reused)
 │       ├── UnprocessableEntityError     422  (validation: .errors lists the fields)
-│       ├── RateLimitError               429  .retry_after
-│       └── InternalServerError          5xx
+│       ├── RateLimitError               429  .retry_after (the API key's request rate)
+│       ├── BacklogFullError             507  the workspace's backlog is full (not retried)
+│       └── InternalServerError          other 5xx
 └── InvalidSendTimeError         (also a ValueError) a bad delay or send time, raised before
                                  any request is sent
 ```
@@ -144,6 +145,11 @@ class RateLimitError(APIStatusError):
     """429: too many requests; `retry_after` is the server's wait in seconds, when it gave one."""
 
 
+class BacklogFullError(APIStatusError):
+    """507: the workspace already has as many unfinished messages as the server allows
+    (``MAX_WORKSPACE_BACKLOG``). Not retried: schedule more once some have been sent."""
+
+
 class InternalServerError(APIStatusError):
     """5xx: the server failed, or Redis was unavailable (503)."""
 
@@ -190,6 +196,8 @@ def make_status_error(response: httpx.Response, *, retry_after: float | None) ->
     status = response.status_code
     if status == 429:
         return RateLimitError(message, **kwargs)
+    if status == 507:
+        return BacklogFullError(message, **kwargs)
     if status >= 500:
         return InternalServerError(message, **kwargs)
     return _BY_STATUS.get(status, APIStatusError)(message, **kwargs)

@@ -14,7 +14,7 @@ from typing import Any
 import tenacity
 
 from queue_services._config import INITIAL_RETRY_DELAY_S, MAX_RETRY_AFTER_S, MAX_RETRY_DELAY_S
-from queue_services._exceptions import APIConnectionError, APIStatusError
+from queue_services._exceptions import APIConnectionError, APIStatusError, BacklogFullError
 
 #: Statuses worth another try: a request timeout, too many requests, and server failures.
 RETRYABLE_STATUSES = frozenset({408, 429})
@@ -61,6 +61,8 @@ def is_retryable(exc: BaseException) -> bool:
         return False
     if exc.retry_after is not None and exc.retry_after > MAX_RETRY_AFTER_S:
         return False
+    if isinstance(exc, BacklogFullError):
+        return False  # the backlog drains at the sending rate: minutes, not a retry's seconds
     return exc.status_code in RETRYABLE_STATUSES or exc.status_code >= 500
 
 

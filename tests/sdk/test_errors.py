@@ -8,6 +8,7 @@ import pytest
 from queue_services import (
     APIError,
     APIStatusError,
+    BacklogFullError,
     InternalServerError,
     PermissionDeniedError,
     QueueServiceError,
@@ -33,6 +34,7 @@ def error_for(status: int, **kwargs: object) -> APIStatusError:
         (429, RateLimitError),
         (500, InternalServerError),
         (503, InternalServerError),
+        (507, BacklogFullError),
         (599, InternalServerError),
     ],
 )

@@ -51,6 +51,7 @@ def status_error(status: int, retry_after: str | None = None) -> Exception:
         (status_error(500), True),
         (status_error(502), True),
         (status_error(503, "1"), True),
+        (status_error(507), False),  # a full workspace backlog drains in minutes
         (status_error(400), False),
         (status_error(401), False),
         (status_error(403), False),

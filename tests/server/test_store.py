@@ -67,8 +67,10 @@ async def test_create_stores_records_as_laid_out_in_keys_py(
         keys.schedule("sms"),
         keys.workspace_jobs("ws-1"),
         keys.state("sms", "SCHEDULED"),
+        keys.backlog(),
     )
     assert sorted(redis.keys("*")) == sorted(k.encode() for k in expected)
+    assert redis.hget(keys.backlog(), "ws-1") == b"1"
 
 
 async def test_create_tells_duplicates_from_conflicts(store: JobStore) -> None:

@@ -14,6 +14,7 @@ from queue_services_server import intake
 from queue_services_server.auth import api_key_of, require_own_workspace
 from queue_services_server.errors import (
     ApiError,
+    BacklogFullError,
     IdempotencyConflictError,
     ValidationFailedError,
 )
@@ -87,6 +88,13 @@ def _require_own_workspaces(request: Request, items: list[Any]) -> None:
             require_own_workspace(request, workspace_id)
 
 
+def _backlog_full(workspace_id: str, limit: int) -> BacklogFullError:
+    return BacklogFullError(
+        f"workspace {workspace_id!r} already has {limit} messages waiting or being sent "
+        "(MAX_WORKSPACE_BACKLOG); schedule more once some have gone"
+    )
+
+
 def _conflict() -> IdempotencyConflictError:
     return IdempotencyConflictError(
         "this Idempotency-Key was already used for a different message; "
@@ -121,9 +129,13 @@ def _single(channel: str, model: MessageModel) -> Endpoint:
             idempotency_key=key,
             callback_url=settings.workspace_callback_urls.get(message.workspace_id),
         )
-        [created] = await store_of(request).create([record])
+        [created] = await store_of(request).create(
+            [record], max_backlog=settings.max_workspace_backlog
+        )
         if created.outcome is CreateOutcome.CONFLICT:
             raise _conflict()
+        if created.outcome is CreateOutcome.BACKLOG_FULL:
+            raise _backlog_full(record.workspace_id, settings.max_workspace_backlog)
         status_code = 201 if created.outcome is CreateOutcome.CREATED else 200
         return json_response(_answer(created), status_code)
 
@@ -178,10 +190,20 @@ def _bulk(channel: str, model: MessageModel) -> Endpoint:
                 )
             )
             positions.append(index)
-        for index, created in zip(positions, await store_of(request).create(records), strict=True):
+        stored = await store_of(request).create(records, max_backlog=settings.max_workspace_backlog)
+        refused_for_backlog: BacklogFullError | None = None
+        for index, created in zip(positions, stored, strict=True):
             if created.outcome is CreateOutcome.CONFLICT:
                 results[index] = BulkItemAnswer(
                     index=index, success=False, error=_conflict().detail()
+                )
+                continue
+            if created.outcome is CreateOutcome.BACKLOG_FULL:
+                refused_for_backlog = _backlog_full(
+                    created.record.workspace_id, settings.max_workspace_backlog
+                )
+                results[index] = BulkItemAnswer(
+                    index=index, success=False, error=refused_for_backlog.detail()
                 )
                 continue
             answer = _answer(created)
@@ -195,6 +217,9 @@ def _bulk(channel: str, model: MessageModel) -> Endpoint:
             )
         final = [result for result in results if result is not None]
         accepted = sum(1 for result in final if result.success)
+        if accepted == 0 and refused_for_backlog is not None:
+            # Nothing was stored and the backlog is why: the whole request is refused.
+            raise refused_for_backlog
         return json_response(
             BulkAnswer(
                 success=accepted == len(final),

@@ -48,6 +48,8 @@ class CreateOutcome(enum.Enum):
     DUPLICATE = "duplicate"
     #: The job existed with another digest: an idempotency key reused for a different message.
     CONFLICT = "conflict"
+    #: Not stored: its workspace already has `max_backlog` unfinished jobs.
+    BACKLOG_FULL = "backlog_full"
 
 
 class CancelOutcome(enum.Enum):
@@ -102,11 +104,13 @@ class JobStore:
         with translate_redis_errors():
             await self._redis.ping()
 
-    async def create(self, records: Sequence[JobRecord]) -> list[Created]:
+    async def create(self, records: Sequence[JobRecord], *, max_backlog: int = 0) -> list[Created]:
         """Store new jobs and schedule them; one result per record, in order.
 
         A record whose id already exists is not written again: the stored one is returned as a
-        `DUPLICATE` (same digest) or `CONFLICT` (different digest).
+        `DUPLICATE` (same digest) or `CONFLICT` (different digest). A new record whose workspace
+        already has `max_backlog` jobs SCHEDULED or PROCESSING is refused (`BACKLOG_FULL`);
+        0 means no bound. The check and the write are one atomic step per chunk.
         """
         if not records:
             return []
@@ -124,6 +128,7 @@ class JobStore:
                         self._keys.state(record.channel, record.status),
                     ]
                     args += [record.id, record.scheduled_for, record.created_at, record.to_json()]
+                args += [self._keys.prefix, max_backlog]
                 await self._create_jobs(keys=keys, args=args, client=pipe)
             for channel in {
                 r.channel for r in records if r.scheduled_for - r.created_at < WAKE_HORIZON_MS
@@ -136,6 +141,9 @@ class JobStore:
         for record, answer in zip(records, answers, strict=True):
             if answer == 1:
                 results.append(Created(CreateOutcome.CREATED, record))
+                continue
+            if answer == 0:
+                results.append(Created(CreateOutcome.BACKLOG_FULL, record))
                 continue
             existing = JobRecord.from_json(answer)
             same = existing.digest == record.digest

@@ -123,7 +123,9 @@ class OperatorStore:
                 self._keys.state(channel, "SCHEDULED"),
                 self._keys.wake(channel),
             ]
-            ok, record_raw = await self._requeue(keys=keys, args=[job_id, now_ms, action])
+            ok, record_raw = await self._requeue(
+                keys=keys, args=[job_id, now_ms, action, self._keys.prefix]
+            )
         record = JobRecord.from_json(record_raw) if record_raw else None
         return ActionOutcome(int(ok)), record
 

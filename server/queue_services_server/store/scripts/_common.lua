@@ -3,6 +3,15 @@
 -- notify(prefix, job, now): when the job has a callbackUrl, append its new status to the
 --   {p}:callbacks stream (capped at about 100,000 entries), which the workers' callback
 --   senders deliver. Called by every script that changes a job's status.
+-- backlog(prefix, ws, delta): move a workspace's count of unfinished (SCHEDULED or PROCESSING)
+--   jobs in {p}:backlog, the figure MAX_WORKSPACE_BACKLOG bounds. Called where a job enters or
+--   leaves those statuses; a count reaching 0 is removed so the hash holds busy workspaces only.
+local function backlog(prefix, ws, delta)
+  if redis.call('HINCRBY', prefix .. ':backlog', ws, delta) <= 0 then
+    redis.call('HDEL', prefix .. ':backlog', ws)
+  end
+end
+
 local function notify(prefix, job, now)
   if job.callbackUrl and job.callbackUrl ~= cjson.null then
     local fields = {

@@ -34,5 +34,6 @@ redis.call('ZREM', ARGV[3] .. ':state:' .. job.channel .. ':SCHEDULED', ARGV[1])
 redis.call('ZADD', ARGV[3] .. ':state:' .. job.channel .. ':CANCELLED', job.updatedAt, ARGV[1])
 raw = cjson.encode(job)
 redis.call('SET', KEYS[1], raw, 'KEEPTTL')
+backlog(ARGV[3], job.workspaceId, -1)
 notify(ARGV[3], job, job.updatedAt)
 return {1, raw}

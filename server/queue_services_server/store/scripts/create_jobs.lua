@@ -11,18 +11,29 @@
 --   ARGV[4i-2]  due time, ms since the epoch
 --   ARGV[4i-1]  creation time, ms since the epoch
 --   ARGV[4i]    the record, JSON (store/records.py)
+-- and two more after those:
+--   ARGV[#ARGV-1]  key prefix {p} (the backlog counts {p}:backlog)
+--   ARGV[#ARGV]    most unfinished jobs a workspace may have (0 = no bound)
 --
--- Returns one entry per job: 1 if it was created, or the existing record (a string) when a job
--- with that id is already stored; the caller compares digests to tell a retry from a conflict.
+-- Returns one entry per job: 1 if it was created, 0 if it was refused because its workspace's
+-- backlog is full, or the existing record (a string) when a job with that id is already stored;
+-- the caller compares digests to tell a retry from a conflict.
 -- An id only repeats when it was derived from an idempotency key, so "exists" means "this key
 -- was used before".
+local prefix, max_backlog = ARGV[#ARGV - 1], tonumber(ARGV[#ARGV])
 local results = {}
 for i = 1, #KEYS / 4 do
   local job_key = KEYS[4 * i - 3]
   local existing = redis.call('GET', job_key)
+  -- the workspace is the one segment of {p}:workspace:{ws}:jobs between its fixed parts
+  local workspace = string.sub(KEYS[4 * i - 1], #prefix + 12, -6)
   if existing then
     results[i] = existing
+  elseif max_backlog > 0
+      and (tonumber(redis.call('HGET', prefix .. ':backlog', workspace)) or 0) >= max_backlog then
+    results[i] = 0
   else
+    backlog(prefix, workspace, 1)
     local id = ARGV[4 * i - 3]
     redis.call('SET', job_key, ARGV[4 * i])
     redis.call('ZADD', KEYS[4 * i - 2], ARGV[4 * i - 2], id)

@@ -51,6 +51,7 @@ for i = first_job, #ARGV, 5 do
       redis.call('ZREM', prefix .. ':state:' .. channel .. ':PROCESSING', id)
       if outcome == 'sent' then
         job.status = 'COMPLETED'
+        backlog(prefix, job.workspaceId, -1)
         job.sentAt = now
         job.providerMessageId = detail
         counts.success = counts.success + 1
@@ -64,6 +65,7 @@ for i = first_job, #ARGV, 5 do
         counts.retried = counts.retried + 1
       else
         job.status = 'FAILED'
+        backlog(prefix, job.workspaceId, -1)
         job.lastError = detail
         counts.failed = counts.failed + 1
         count(job.workspaceId, 'failed')

@@ -8,6 +8,7 @@
 -- ARGV[1]  job id
 -- ARGV[2]  now, ms
 -- ARGV[3]  'retry' (FAILED -> SCHEDULED) or 'now' (a SCHEDULED job not yet due -> due now)
+-- ARGV[4]  key prefix {p} (a retried job counts in {p}:backlog again)
 --
 -- Returns {ok, record}: ok = 1 when done, 0 when the job is not in the status the action needs
 -- (record is then as it stands), -1 when there is no such job.
@@ -18,6 +19,7 @@ local now = tonumber(ARGV[2])
 if ARGV[3] == 'retry' then
   if job.status ~= 'FAILED' then return {0, raw} end
   job.status = 'SCHEDULED'
+  backlog(ARGV[4], job.workspaceId, 1)
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('ZADD', KEYS[4], now, ARGV[1])
 else
