@@ -53,6 +53,28 @@ def test_pages_need_a_login(browser: httpx.Client) -> None:
         assert answer.headers["location"] == "/admin/queues/login"
 
 
+def test_a_stored_admin_key_logs_in_a_workspace_key_does_not_and_revoking_logs_out(
+    browser: httpx.Client,
+) -> None:
+    made = [
+        browser.post("/api/keys", json=scope, headers=AUTH).json()
+        for scope in ({"admin": True}, {"workspaceId": "ws-1"})
+    ]
+    admin, workspace = made[0], made[1]
+
+    refused = browser.post("/admin/queues/login", data={"key": workspace["key"]})
+    assert refused.status_code == 200
+    assert "not a valid admin key" in refused.text
+    assert browser.post("/admin/queues/login", data={"key": admin["key"]}).status_code == 303
+    assert browser.get("/admin/queues/").status_code == 200
+
+    browser.delete(f"/api/keys/{admin['id']}", headers=AUTH)
+
+    after = browser.get("/admin/queues/")
+    assert after.status_code == 303
+    assert after.headers["location"] == "/admin/queues/login"
+
+
 def test_a_wrong_key_is_refused_and_the_right_one_gives_a_strict_cookie(
     browser: httpx.Client,
 ) -> None:
