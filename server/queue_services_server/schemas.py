@@ -80,9 +80,17 @@ def _identifier(value: str) -> str:
     return value
 
 
+#: C0 control characters other than tab, line feed and carriage return, and DEL: no SMS or mail
+#: text needs them, and a NUL truncates the text in some providers' C code.
+_CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
+_CONTROL_CHARACTER = re.compile(f"[{_CONTROL}]")
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
+    if _CONTROL_CHARACTER.search(value):
+        raise ValueError("must not contain control characters (tab and line breaks are fine)")
     return value
 
 
@@ -134,7 +142,11 @@ Identifier = Annotated[
     ),
 ]
 NonBlank = Annotated[
-    str, AfterValidator(_not_blank), WithJsonSchema({"type": "string", "pattern": r"\S"})
+    str,
+    AfterValidator(_not_blank),
+    WithJsonSchema(
+        {"type": "string", "pattern": f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$"}
+    ),
 ]
 Priority = Literal["high", "normal", "low"]
 Channel = Literal["sms", "email"]
@@ -235,7 +247,13 @@ class SmsMessage(_Message):
         str,
         AfterValidator(_not_blank),
         Field(max_length=MAX_SMS_CHARS),
-        WithJsonSchema({"type": "string", "pattern": r"\S", "maxLength": MAX_SMS_CHARS}),
+        WithJsonSchema(
+            {
+                "type": "string",
+                "pattern": f"^[^{_CONTROL}]*[^\\s{_CONTROL}][^{_CONTROL}]*$",
+                "maxLength": MAX_SMS_CHARS,
+            }
+        ),
     ]
 
     @field_validator("message")
@@ -265,7 +283,11 @@ class EmailMessage(_Message):
         AfterValidator(_single_line),
         Field(max_length=MAX_SUBJECT_CHARS),
         WithJsonSchema(
-            {"type": "string", "pattern": r"^[^\r\n]*\S[^\r\n]*$", "maxLength": MAX_SUBJECT_CHARS}
+            {
+                "type": "string",
+                "pattern": f"^[^\\r\\n{_CONTROL}]*[^\\s{_CONTROL}][^\\r\\n{_CONTROL}]*$",
+                "maxLength": MAX_SUBJECT_CHARS,
+            }
         ),
     ]
     # `text` comes first so that the check on `html` (run even when html is absent) sees it.

@@ -1,0 +1,193 @@
+"""Hostile input, over real HTTP: each attack gets its 4xx, and the jobs accepted before the
+attack are exactly as they were after it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import redis as redis_lib
+
+SMS = '{"phoneNumber":"+14155550123","message":"Hi","workspaceId":"ws-1"'
+EMAIL = '{"to":"a@example.com","subject":"S","text":"Hi","workspaceId":"ws-1"'
+JSON = "application/json"
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Attack:
+    name: str
+    path: str
+    body: bytes
+    status: int
+    content_type: str | None = JSON
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def sms(extra: str) -> bytes:
+    return (SMS + extra + "}").encode()
+
+
+ATTACKS = [
+    # numbers
+    Attack("integer beyond 64 bits", "/api/schedule-sms", sms(',"delay":' + "9" * 400), 400),
+    Attack("2**64 as delay", "/api/schedule-sms", sms(',"delay":18446744073709551616'), 422),
+    Attack("1e308 as delay", "/api/schedule-sms", sms(',"delay":1e308'), 422),
+    Attack("1e999 (infinite)", "/api/schedule-sms", sms(',"delay":1e999'), 400),
+    Attack("NaN", "/api/schedule-sms", sms(',"delay":NaN'), 400),
+    Attack("negative delay", "/api/schedule-sms", sms(',"delay":-1'), 422),
+    Attack("huge bulk count in lookup", "/api/jobs/lookup",
+           b'{"jobIds":[' + b",".join([b'"x"'] * 501) + b"]}", 422),
+    # depth and size
+    Attack("100,000 nested arrays", "/api/schedule-sms",
+           sms(',"metadata":{"a":' + "[" * 100_000 + "]" * 100_000 + "}"), 400),
+    Attack("metadata 20 levels deep", "/api/schedule-sms",
+           sms(',"metadata":' + '{"a":' * 20 + "1" + "}" * 20), 422),
+    Attack("metadata over 4 KB", "/api/schedule-sms",
+           sms(',"metadata":{"a":"' + "x" * 5000 + '"}'), 422),
+    Attack("10 MB single request", "/api/schedule-sms",
+           sms(',"metadata":{"a":"' + "x" * (10 * MB) + '"}'), 413),
+    Attack("10 MB lookup", "/api/jobs/lookup", b'{"jobIds":["' + b"x" * (10 * MB) + b'"]}', 413),
+    Attack("10 MB key request", "/api/keys", b'{"workspaceId":"' + b"x" * (10 * MB) + b'"}', 413),
+    Attack("40 MB bulk request", "/api/schedule-sms/bulk",
+           b'{"messages":[' + b" " * (40 * MB) + b"]}", 413),
+    Attack("message of 100,000 characters", "/api/schedule-sms",
+           (SMS.replace('"Hi"', '"' + "x" * 100_000 + '"') + "}").encode(), 422),
+    Attack("workspaceId of 10,000 characters", "/api/schedule-sms",
+           (SMS.replace('"ws-1"', '"' + "w" * 10_000 + '"') + "}").encode(), 422),
+    # encodings and characters
+    Attack("invalid UTF-8", "/api/schedule-sms", sms(',"metadata":{"a":"') + b'\xff\xfe"}}', 400),
+    Attack("lone surrogate", "/api/schedule-sms",
+           (SMS.replace('"Hi"', '"\\ud800"') + "}").encode(), 400),
+    Attack("NUL in the message", "/api/schedule-sms",
+           (SMS.replace('"Hi"', '"a\\u0000b"') + "}").encode(), 422),
+    Attack("byte order mark", "/api/schedule-sms", b"\xef\xbb\xbf" + sms(""), 400),
+    Attack("header injection in subject", "/api/schedule-email",
+           (EMAIL.replace('"S"', '"Hi\\r\\nBcc: all@example.com"') + "}").encode(), 422),
+    Attack("workspaceId with a Redis key separator and glob", "/api/schedule-sms",
+           (SMS.replace('"ws-1"', '"ws-1:*"') + "}").encode(), 422),
+    Attack("workspaceId with a path", "/api/schedule-sms",
+           (SMS.replace('"ws-1"', '"../ws-2"') + "}").encode(), 422),
+    # nulls and shapes
+    Attack("null body", "/api/schedule-sms", b"null", 400),
+    Attack("array body", "/api/schedule-sms", b"[]", 400),
+    Attack("string body", "/api/schedule-sms", b'"hello"', 400),
+    Attack("empty body", "/api/schedule-sms", b"", 400),
+    Attack("null phone number", "/api/schedule-sms",
+           b'{"phoneNumber":null,"message":"Hi","workspaceId":"ws-1"}', 422),
+    Attack("null messages in bulk", "/api/schedule-sms/bulk", b'{"messages":null}', 422),
+    Attack("null job ids", "/api/jobs/lookup", b'{"jobIds":[null]}', 422),
+    Attack("object as metadata key list", "/api/schedule-sms", sms(',"metadata":[1,2]'), 422),
+    Attack("unknown field", "/api/schedule-sms", sms(',"delayMs":1000'), 422),
+    Attack("duplicate keys", "/api/schedule-sms", sms(',"workspaceId":"ws-2"'), 400),
+    Attack("duplicate keys, nested", "/api/schedule-sms",
+           sms(',"metadata":{"a":1,"a":2}'), 400),
+    Attack("duplicate keys in bulk item", "/api/schedule-sms/bulk",
+           b'{"messages":[' + sms(',"message":"again"') + b"]}", 400),
+    # content types
+    Attack("text/plain", "/api/schedule-sms", sms(""), 415, "text/plain"),
+    Attack("form encoded", "/api/schedule-sms", b"phoneNumber=%2B1&message=x", 415,
+           "application/x-www-form-urlencoded"),
+    Attack("multipart", "/api/schedule-sms", sms(""), 415, "multipart/form-data; boundary=x"),
+    Attack("no content type", "/api/schedule-sms", sms(""), 415, None),
+    Attack("JSON in latin-1", "/api/schedule-sms", sms(""), 415,
+           "application/json; charset=latin-1"),
+    # headers
+    Attack("Idempotency-Key of 10,000 characters", "/api/schedule-sms", sms(""), 422,
+           headers=(("Idempotency-Key", "k" * 10_000),)),
+    Attack("Idempotency-Key with a control character", "/api/schedule-sms", sms(""), 422,
+           headers=(("Idempotency-Key", "a\tb"),)),
+]  # fmt: skip
+
+QUERIES = [
+    ("/api/jobs", {"workspaceId": "w" * 10_000}, 422),
+    ("/api/jobs", {"workspaceId": "ws-1", "limit": "1" + "0" * 30}, 422),
+    ("/api/jobs", {"workspaceId": "ws-1", "limit": "-1"}, 422),
+    ("/api/jobs", {"workspaceId": "ws-1", "status": "SENT"}, 422),
+    ("/api/jobs", {"workspaceId": "ws-1", "cursor": "not-a-cursor"}, 422),
+    ("/api/jobs", {"workspaceId": "ws-1", "cursor": "x" * 5000}, 422),
+    ("/api/jobs/" + "j" * 5000, {}, 404),
+    ("/api/jobs/%00", {}, 404),
+    ("/api/jobs/..%2F..%2Fkeys", {}, 404),
+    ("/api/metrics/workspace/" + "w" * 5000, {}, 404),
+    ("/api/outbox", {"limit": "99999999999999999999"}, 422),
+]
+
+
+def snapshot(redis: redis_lib.Redis) -> dict[bytes, object]:
+    """Every job record and index of the store, by key."""
+    state: dict[bytes, object] = {}
+    for key in sorted(redis.keys("qs:*")):
+        kind = redis.type(key)
+        if kind == b"string":
+            state[key] = redis.get(key)
+        elif kind == b"zset":
+            state[key] = redis.zrange(key, 0, -1, withscores=True)
+        elif kind == b"hash":
+            state[key] = redis.hgetall(key)
+    return state
+
+
+@pytest.fixture
+def accepted(http: httpx.Client, redis: redis_lib.Redis) -> dict[bytes, object]:
+    """Jobs accepted before the attack: SMS, email, a bulk, with awkward metadata."""
+    answers = [
+        http.post("/api/schedule-sms", json={
+            "phoneNumber": "+14155550123", "message": "Hello 👋", "workspaceId": "ws-1",
+            "delay": 3_600_000, "metadata": {"ids": [1, 2], "big": 12345678901234567, "e": {}}}),
+        http.post("/api/schedule-email", json={
+            "to": "a@example.com", "subject": "Hi", "html": "<p>x</p>", "workspaceId": "ws-2",
+            "delay": 3_600_000}),
+        http.post("/api/schedule-sms/bulk", json={"messages": [
+            {"phoneNumber": "+14155550123", "message": f"n{i}", "workspaceId": "ws-3",
+             "delay": 3_600_000} for i in range(50)]}),
+    ]  # fmt: skip
+    assert [a.status_code for a in answers] == [201, 201, 200]
+    return snapshot(redis)
+
+
+def test_hostile_inputs_get_their_4xx_and_accepted_jobs_stay_intact(
+    http: httpx.Client, redis: redis_lib.Redis, accepted: dict[bytes, object]
+) -> None:
+    outcomes = {}
+    for attack in ATTACKS:
+        headers = dict(attack.headers)
+        if attack.content_type is not None:
+            headers["Content-Type"] = attack.content_type
+        request = http.build_request("POST", attack.path, content=attack.body, headers=headers)
+        if attack.content_type is None:
+            request.headers.pop("Content-Type", None)
+        answer = http.send(request)
+        outcomes[attack.name] = answer.status_code
+        # every refusal is the documented JSON error shape, not a stack trace
+        assert answer.json()["success"] is False, attack.name
+    for path, params, _ in QUERIES:
+        outcomes[f"GET {path[:40]} {params}"[:90]] = http.get(path, params=params).status_code
+
+    expected = {attack.name: attack.status for attack in ATTACKS} | {
+        f"GET {path[:40]} {params}"[:90]: status for path, params, status in QUERIES
+    }
+    assert outcomes == expected
+    # Then nothing was added, changed or lost, and the server still serves
+    assert snapshot(redis) == accepted
+    assert http.get("/ready").status_code == 200
+    later = http.post(
+        "/api/schedule-sms",
+        json={"phoneNumber": "+14155550123", "message": "after", "workspaceId": "ws-1"},
+    )
+    assert later.status_code == 201
+
+
+def test_a_10_mb_bulk_whose_only_item_is_too_big_is_answered_item_by_item(
+    http: httpx.Client, redis: redis_lib.Redis
+) -> None:
+    # A bulk body may be up to MAX_BULK_BODY_BYTES; each item is then judged on its own.
+    body = b'{"messages":[' + sms(',"metadata":{"a":"' + "x" * (10 * MB) + '"}') + b"]}"
+
+    answer = http.post("/api/schedule-sms/bulk", content=body, headers={"Content-Type": JSON})
+
+    assert answer.status_code == 200
+    assert answer.json()["accepted"] == 0
+    assert answer.json()["results"][0]["error"]["field"] == "metadata"
+    assert redis.keys("qs:job:*") == []
