@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
 from queue_services_server import schemas
@@ -17,11 +18,15 @@ _REF = "#/components/schemas/{model}"
 class BulkSmsRequest(BaseModel):
     """Body of ``POST /api/schedule-sms/bulk``."""
 
+    model_config = ConfigDict(extra="forbid")
+
     messages: list[schemas.SmsMessage] = Field(min_length=1)
 
 
 class BulkEmailRequest(BaseModel):
     """Body of ``POST /api/schedule-email/bulk``."""
+
+    model_config = ConfigDict(extra="forbid")
 
     messages: list[schemas.EmailMessage] = Field(min_length=1)
 
@@ -128,10 +133,57 @@ def _bulk(model: type[BaseModel], summary: str) -> dict[str, Any]:
 
 def _list_parameters() -> list[dict[str, Any]]:
     schema = ListQuery.model_json_schema(by_alias=True)
-    required = set(schema.get("required", []))
-    return [
-        {"name": name, "in": "query", "required": name in required, "schema": prop}
-        for name, prop in schema["properties"].items()
+    # Required as documented (an admin key must name the workspace); a workspace key may leave
+    # it out to list its own, which docs/security.md says.
+    required = {*schema.get("required", []), "workspaceId"}
+    parameters = []
+    for name, prop in schema["properties"].items():
+        if name == "workspaceId":
+            prop = next(option for option in prop["anyOf"] if option.get("type") == "string")
+        parameters.append(
+            {"name": name, "in": "query", "required": name in required, "schema": prop}
+        )
+    return parameters
+
+
+def _callback_url_schema(hosts: frozenset[str]) -> dict[str, Any]:
+    """callbackUrl as this server accepts it: http(s) to an allowed host, or nothing at all."""
+    if not hosts:
+        return {"type": "null", "description": "No callback hosts are allowed here "
+                "(CALLBACK_ALLOWED_HOSTS is empty)."}  # fmt: skip
+    names = "|".join(re.escape(host) for host in sorted(hosts))
+    url = {
+        "type": "string",
+        "maxLength": 2000,
+        "pattern": f"^https?://({names})(:[0-9]{{1,5}})?([/?#][\\x21-\\x7e]*)?$",
+        "description": "Where to POST this job's status changes; the host must be one of "
+        "CALLBACK_ALLOWED_HOSTS.",
+    }
+    return {"anyOf": [url, {"type": "null"}]}
+
+
+def _cross_field_rules(components: dict[str, Any], settings: Settings) -> None:
+    """The rules that involve several fields, or the server's settings, written into the schemas
+    (pydantic checks them in validators, which JSON Schema cannot see)."""
+    for name in ("SmsMessage", "EmailMessage"):
+        message = components[name]
+        message["properties"]["callbackUrl"] = _callback_url_schema(settings.callback_hosts)
+        message["not"] = {
+            "required": ["delay", "sendAt"],
+            "properties": {"delay": {"type": "number"}, "sendAt": {"type": "string"}},
+        }
+    components["EmailMessage"]["anyOf"] = [
+        {"required": [body], "properties": {body: {"type": "string"}}} for body in ("text", "html")
+    ]
+    components["KeyCreateRequest"]["oneOf"] = [
+        {
+            "required": ["workspaceId"],
+            "properties": {"workspaceId": {"type": "string"}, "admin": {"const": False}},
+        },
+        {
+            "required": ["admin"],
+            "properties": {"admin": {"const": True}, "workspaceId": {"type": "null"}},
+        },
     ]
 
 
@@ -147,6 +199,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
     for name in ("SmsMessage", "EmailMessage"):
         delay = components[name]["properties"]["delay"]
         delay["anyOf"][0].update({"minimum": 0, "maximum": settings.max_delay_ms})
+    _cross_field_rules(components, settings)
     paths = {
         "/api/schedule-sms": _schedule(schemas.SmsMessage, "Schedule an SMS"),
         "/api/schedule-email": _schedule(schemas.EmailMessage, "Schedule an email"),

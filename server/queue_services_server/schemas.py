@@ -19,6 +19,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     EmailStr,
     Field,
@@ -84,6 +85,14 @@ def _identifier(value: str) -> str:
 #: text needs them, and a NUL truncates the text in some providers' C code.
 _CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
 _CONTROL_CHARACTER = re.compile(f"[{_CONTROL}]")
+
+
+def _iso_text(value: Any) -> Any:
+    # Lax mode would read a number as seconds since 1970: a stray 0 or 1e-21 would then mean
+    # "send now". Only ISO 8601 text is a date here.
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time string, like 2026-12-01T09:30:00+01:00")
+    return value
 
 
 def _not_blank(value: str) -> str:
@@ -163,10 +172,12 @@ class _Message(BaseModel):
     delay: Annotated[float, Field(allow_inf_nan=False)] | None = Field(
         default=None, description="Milliseconds from now; 0 or absent means now."
     )
-    send_at: Annotated[AwareDatetime, Field(strict=False)] | None = Field(
-        default=None,
-        alias="sendAt",
-        description="An ISO 8601 date-time with a UTC offset; not together with delay.",
+    send_at: Annotated[AwareDatetime, BeforeValidator(_iso_text), Field(strict=False)] | None = (
+        Field(
+            default=None,
+            alias="sendAt",
+            description="An ISO 8601 date-time with a UTC offset; not together with delay.",
+        )
     )
     priority: Priority = "normal"
     metadata: dict[str, Any] | None = None

@@ -37,6 +37,7 @@ ATTACKS = [
     Attack("1e999 (infinite)", "/api/schedule-sms", sms(',"delay":1e999'), 400),
     Attack("NaN", "/api/schedule-sms", sms(',"delay":NaN'), 400),
     Attack("negative delay", "/api/schedule-sms", sms(',"delay":-1'), 422),
+    Attack("sendAt as a number", "/api/schedule-sms", sms(',"sendAt":1e-21'), 422),
     Attack("huge bulk count in lookup", "/api/jobs/lookup",
            b'{"jobIds":[' + b",".join([b'"x"'] * 501) + b"]}", 422),
     # depth and size

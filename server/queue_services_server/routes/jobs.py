@@ -103,8 +103,9 @@ async def job_resource(request: Request) -> Response:
 class ListQuery(BaseModel):
     """Query parameters of ``GET /api/jobs``."""
 
-    # Unknown query parameters are ignored (cache busters and the like), unlike unknown body fields.
-    model_config = ConfigDict(extra="ignore", populate_by_name=False)
+    # Unknown parameters are refused, like unknown body fields: a misspelt `limt` or `stauts`
+    # would otherwise be silently ignored.
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
     #: Required with an admin key; a workspace key lists its own workspace when it is omitted.
     workspace_id: Identifier | None = Field(default=None, alias="workspaceId")

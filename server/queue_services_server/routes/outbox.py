@@ -16,7 +16,9 @@ from queue_services_server.schemas import Channel, OutboxAnswer
 class OutboxQuery(BaseModel):
     """Query parameters of ``GET /api/outbox``."""
 
-    model_config = ConfigDict(extra="ignore")
+    # Unknown parameters are refused, like unknown body fields: a misspelt `limt` or `stauts`
+    # would otherwise be silently ignored.
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
     channel: Channel = "sms"
     limit: int = Field(default=50, ge=1, le=1000)
