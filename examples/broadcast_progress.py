@@ -2,6 +2,7 @@
 
 Run `queue-services dev` in another terminal, then:
 
+    export QUEUE_SERVICES_API_KEY=$(cat .queue-services/dev-admin-key)
     python examples/broadcast_progress.py
 
 The SDK sends the list in chunks (1,000 per request by default) and reports progress after each;

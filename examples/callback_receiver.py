@@ -2,6 +2,7 @@
 
 Run `CALLBACK_SECRET=example-secret queue-services dev` in one terminal, then:
 
+    export QUEUE_SERVICES_API_KEY=$(cat .queue-services/dev-admin-key)
     python examples/callback_receiver.py
 
 It serves http://127.0.0.1:8001/queue-callbacks, schedules one SMS whose status changes are sent

@@ -2,6 +2,7 @@
 
 Run `queue-services dev` in another terminal, then:
 
+    export QUEUE_SERVICES_API_KEY=$(cat .queue-services/dev-admin-key)
     python examples/campaign.py
 
 Each message is scheduled with `send_at=calculate_send_at(...)`, so daylight-saving changes and

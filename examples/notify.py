@@ -2,17 +2,24 @@
 
 Run `queue-services dev` in another terminal, then:
 
+    export QUEUE_SERVICES_API_KEY=$(cat .queue-services/dev-admin-key)
     python examples/notify.py
 
 The server is taken from QUEUE_SERVICES_URL (default http://127.0.0.1:8000) and the key from
-QUEUE_SERVICES_API_KEY (none needed for `queue-services dev`).
+QUEUE_SERVICES_API_KEY (`queue-services dev` prints one and keeps it in
+.queue-services/dev-admin-key).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from queue_services import APIConnectionError, QueueService, UnprocessableEntityError
+from queue_services import (
+    APIConnectionError,
+    AuthenticationError,
+    QueueService,
+    UnprocessableEntityError,
+)
 
 
 def main() -> None:
@@ -28,6 +35,11 @@ def main() -> None:
         except APIConnectionError:
             raise SystemExit(
                 f"No server at {queue.base_url}: start one with `queue-services dev`."
+            ) from None
+        except AuthenticationError as exc:
+            raise SystemExit(
+                f"{exc.message}\nWith `queue-services dev`: "
+                "export QUEUE_SERVICES_API_KEY=$(cat .queue-services/dev-admin-key)"
             ) from None
         print(f"SMS {code.job_id}: {code.status}, due {code.scheduled_for:%H:%M:%S.%f} UTC")
 
