@@ -94,7 +94,7 @@ def main() -> None:
         asyncio.run(fill(redis.url, args.jobs))
         print(f"stored {args.jobs:,} jobs in {time.perf_counter() - started:.0f} s")
         with (
-            running_server(Settings(redis_url=redis.url, admin_key=KEY)) as url,
+            running_server(Settings(redis_url=redis.url, admin_key=KEY, api_rate_limit=0)) as url,
             httpx.Client(base_url=url, timeout=60) as client,
         ):
             client.post("/admin/queues/login", data={"key": KEY})

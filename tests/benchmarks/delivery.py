@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import running_server
+from tests.conftest import ADMIN_HEADERS, ADMIN_KEY, running_server
 from tests.receiver import max_per_window, running_receiver
 from tests.workers import running_worker, start_worker, stop_worker, worker_env
 
@@ -33,8 +33,8 @@ def broadcast(messages: int, rate: int, kills: int) -> None:
         tempfile.TemporaryDirectory() as folder,
         EmbeddedRedis(Path(folder)) as redis,
         running_receiver() as receiver,
-        running_server(Settings(redis_url=redis.url)) as api,
-        httpx.Client(base_url=api, timeout=60) as http,
+        running_server(Settings(redis_url=redis.url, admin_key=ADMIN_KEY, api_rate_limit=0)) as api,
+        httpx.Client(base_url=api, timeout=60, headers=ADMIN_HEADERS) as http,
     ):
         half = messages // 2
         items = [
@@ -85,8 +85,8 @@ def lateness(messages: int) -> None:
         tempfile.TemporaryDirectory() as folder,
         EmbeddedRedis(Path(folder)) as redis,
         running_receiver() as receiver,
-        running_server(Settings(redis_url=redis.url)) as api,
-        httpx.Client(base_url=api, timeout=60) as http,
+        running_server(Settings(redis_url=redis.url, admin_key=ADMIN_KEY, api_rate_limit=0)) as api,
+        httpx.Client(base_url=api, timeout=60, headers=ADMIN_HEADERS) as http,
     ):
         env = worker_env(
             redis.url,

@@ -25,10 +25,20 @@ import httpx
 from queue_services import AsyncQueueService
 from queue_services_server.dev import EmbeddedRedis, free_port
 
+KEY = "bench-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
 
 def start_server(redis_url: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "QUEUE_SERVICES_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "REDIS_URL": redis_url,
+        "QUEUE_SERVICES_LOG_LEVEL": "warning",
+        "QUEUE_SERVICES_ADMIN_KEY": KEY,
+        # the benchmark measures the server, not the per-key request limit
+        "API_RATE_LIMIT": "0",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "queue_services_server.cli", "serve", "--port", str(port)],
         env=env,
@@ -55,7 +65,7 @@ def bench_bulk(url: str, repeats: int = 3) -> list[float]:
         for i in range(5000)
     ]
     timings = []
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with httpx.Client(base_url=url, timeout=60, headers=AUTH) as client:
         for _ in range(repeats):
             started = time.perf_counter()
             response = client.post("/api/schedule-sms/bulk", json={"messages": messages})
@@ -72,7 +82,7 @@ async def bench_single(url: str, clients: int, seconds: float) -> list[float]:
     deadline = time.perf_counter() + seconds
 
     async def one_client(index: int) -> None:
-        async with AsyncQueueService(base_url=url, max_retries=0) as queue:
+        async with AsyncQueueService(base_url=url, api_key=KEY, max_retries=0) as queue:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 await queue.schedule_sms(
