@@ -278,7 +278,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def dev(settings: Settings, *, no_worker: bool = False) -> int:
     """Run the API and a worker with an embedded Redis (unless ``REDIS_URL`` is set) and the
     outbox provider (unless SMS_PROVIDER / EMAIL_PROVIDER say otherwise), until Ctrl-C."""
-    from queue_services_server.dev import EmbeddedRedis, EmbeddedRedisError
+    from queue_services_server.dev import EmbeddedRedis, EmbeddedRedisError, die_with_parent
 
     embedded: EmbeddedRedis | None = None
     # The development defaults: messages go to the outbox, nowhere outside, unless configured.
@@ -345,7 +345,9 @@ def dev(settings: Settings, *, no_worker: bool = False) -> int:
         )
         # A session of its own, like Redis: Ctrl-C reaches this process, which then stops the
         # worker with one SIGTERM (it finishes its batches) rather than two signals at once.
-        worker_process = subprocess.Popen(command, env=env, start_new_session=True)
+        worker_process = subprocess.Popen(
+            command, env=env, start_new_session=True, preexec_fn=die_with_parent
+        )
     # uvicorn shuts down on SIGTERM and then re-raises it; handled like Ctrl-C, it reaches the
     # `finally` below instead of killing the process before Redis is stopped.
     signal.signal(signal.SIGTERM, _interrupt)

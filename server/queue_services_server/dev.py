@@ -62,9 +62,10 @@ def free_port() -> int:
         return port
 
 
-def _die_with_parent() -> None:
-    # Linux: have the kernel send SIGTERM to redis-server if this process dies without stopping
-    # it (kill -9, a crashed test run), so no orphan keeps the data folder and the port.
+def die_with_parent() -> None:
+    """In a child about to exec (``preexec_fn``): have the kernel send it SIGTERM when this
+    process dies without stopping it (kill -9, a crashed test run), so that no orphan keeps the
+    data folder, the port, or a worker polling a Redis that is gone. Linux only."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         pr_set_pdeathsig = 1
@@ -121,7 +122,7 @@ class EmbeddedRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         self._wait_until_ready()
         return self.url

@@ -121,3 +121,45 @@ def test_dev_serves_the_api_and_stops_redis_cleanly(
     kept = tmp_path / ".queue-services" / "dev-admin-key"
     assert kept.read_text().strip() == key
     assert kept.stat().st_mode & 0o777 == 0o600
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_dev_leaves_no_redis_or_worker_behind(tmp_path: Path) -> None:
+    # Given `queue-services dev` running with its Redis and its worker
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    command = [sys.executable, "-m", "queue_services_server.cli", "dev", "--port", str(port)]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(_children(process.pid)) < 2:  # redis-server and the worker
+            assert time.monotonic() < deadline, "dev did not start its children"
+            time.sleep(0.1)
+        children = _children(process.pid)
+    finally:
+        # When it is killed without a chance to stop them
+        process.kill()
+        process.wait()
+
+    # Then the kernel stops them too
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in children):
+        assert time.monotonic() < deadline, f"left behind: {[p for p in children if _alive(p)]}"
+        time.sleep(0.1)
