@@ -87,11 +87,17 @@ _CONTROL = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f"
 _CONTROL_CHARACTER = re.compile(f"[{_CONTROL}]")
 
 
+#: RFC 3339's date-time (what OpenAPI's ``format: date-time`` means), offset required.
+_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d{1,9})?)?([Zz]|[+-]\d\d:?\d\d)")
+
+
 def _iso_text(value: Any) -> Any:
-    # Lax mode would read a number as seconds since 1970: a stray 0 or 1e-21 would then mean
-    # "send now". Only ISO 8601 text is a date here.
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 date-time string, like 2026-12-01T09:30:00+01:00")
+    # Lax mode would read a number, or a string of digits, as seconds since 1970: a stray 0 or
+    # "1" would then mean "send now". Only an ISO 8601 date-time with its offset is a date here.
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise ValueError(
+            "must be an ISO 8601 date-time with an offset, like 2026-12-01T09:30:00+01:00"
+        )
     return value
 
 

@@ -38,6 +38,9 @@ ATTACKS = [
     Attack("NaN", "/api/schedule-sms", sms(',"delay":NaN'), 400),
     Attack("negative delay", "/api/schedule-sms", sms(',"delay":-1'), 422),
     Attack("sendAt as a number", "/api/schedule-sms", sms(',"sendAt":1e-21'), 422),
+    Attack("sendAt as digits", "/api/schedule-sms", sms(',"sendAt":"1"'), 422),
+    Attack("sendAt without an offset", "/api/schedule-sms",
+           sms(',"sendAt":"2030-01-01T10:00"'), 422),
     Attack("huge bulk count in lookup", "/api/jobs/lookup",
            b'{"jobIds":[' + b",".join([b'"x"'] * 501) + b"]}", 422),
     # depth and size
