@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ProviderName = Literal["webhook", "twilio", "smtp", "outbox"]
+ProviderName = Literal["webhook", "twilio", "smtp", "outbox", "null"]
 
 #: 366 days in milliseconds: the longest delay (or `sendAt` distance) accepted by default.
 DEFAULT_MAX_DELAY_MS = 366 * 24 * 3600 * 1000
@@ -132,11 +132,12 @@ class Settings(BaseSettings):
     # ---- delivery ----------------------------------------------------------------------------
     sms_provider: ProviderName = Field(
         default="webhook",
-        description="Where SMS go: webhook (SMS_API_URL), twilio, or outbox (dev).",
+        description="Where SMS go: webhook (SMS_API_URL), twilio, outbox (dev) or null "
+        "(discards; benchmarks).",
     )
     email_provider: ProviderName = Field(
         default="webhook",
-        description="Where email goes: webhook (EMAIL_API_URL), smtp, or outbox (dev).",
+        description="Where email goes: webhook (EMAIL_API_URL), smtp, outbox (dev) or null.",
     )
     sms_api_url: str | None = Field(
         default=None, description="Base URL of the CRM's SMS endpoint; SMS are POSTed to /send-sms."

@@ -20,6 +20,7 @@ from queue_services_server.store.keys import KeySpace
     [
         ({"sms_provider": "webhook", "sms_api_url": "http://crm.test"}, "sms", "webhook"),
         ({"sms_provider": "outbox", "email_provider": "outbox"}, "email", "outbox"),
+        ({"sms_provider": "null", "email_provider": "outbox"}, "sms", "null"),
         (
             {"sms_provider": "twilio", "twilio_account_sid": "AC1", "twilio_auth_token": "t",
              "twilio_from": "+1555", "email_provider": "outbox"},

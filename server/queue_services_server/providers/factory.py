@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from queue_services_server.providers.base import Provider
+from queue_services_server.providers.null import NullProvider
 from queue_services_server.providers.outbox import OutboxProvider
 from queue_services_server.providers.webhook import WebhookProvider
 from queue_services_server.settings import Settings
@@ -51,6 +52,8 @@ def build_provider(
     name = settings.sms_provider if channel == "sms" else settings.email_provider
     if name == "outbox":
         return OutboxProvider(redis, keys)
+    if name == "null":
+        return NullProvider()
     if name == "webhook":
         url = settings.sms_api_url if channel == "sms" else settings.email_api_url
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
