@@ -194,8 +194,8 @@ class Settings(BaseSettings):
     dispatch_max_in_flight: int | None = Field(
         default=None,
         gt=0,
-        description="Most jobs per channel taken and not yet finished; default: half a second "
-        "of the rate limit, or 20 batches without one.",
+        description="Most jobs per channel taken and not yet finished; default: a quarter "
+        "second of the rate limit, or 20 batches without one.",
     )
 
     # ---- status callbacks ----------------------------------------------------------------------

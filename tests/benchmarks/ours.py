@@ -1,0 +1,320 @@
+"""The benchmark scenarios for queue-services itself (see run.py for the harness and the table).
+
+Each function takes the URL of a fresh, empty Redis and returns its figures as a dict. Real
+processes throughout: `queue-services serve` for the API, `queue-services worker` for delivery,
+SDK clients over HTTP, a webhook receiver on 127.0.0.1 where the provider's clock is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from multiprocessing import get_context
+from pathlib import Path
+
+import httpx
+import redis as redis_lib
+
+sys.path.insert(0, str(Path(__file__).parents[2]))
+
+from queue_services import AsyncQueueService
+from queue_services_server.dev import free_port
+from queue_services_server.store.records import JobRecord
+from tests.benchmarks.common import (
+    Figures,
+    percentile,
+    rss_mb,
+    tree_rss_mb,
+)
+from tests.receiver import max_per_window, running_receiver
+from tests.workers import running_worker, worker_env
+
+KEY = "bench-admin-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+TEXT = "Your appointment is tomorrow at 09:30. Reply STOP to opt out. Thanks!"  # 70 characters
+
+
+@contextmanager
+def api_server(redis_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`queue-services serve` on a free port (the per-key request limit off: it is measured)."""
+    port = free_port()
+    env = {
+        **worker_env(redis_url),
+        "QUEUE_SERVICES_ADMIN_KEY": KEY,
+        "API_RATE_LIMIT": "0",
+        "QUEUE_SERVICES_LOG_LEVEL": "warning",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "queue_services_server.cli", "serve", "--port", str(port)],
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the API server did not start")
+            time.sleep(0.05)
+        yield process, url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def _sms(i: int, workspace: str, **extra: object) -> dict[str, object]:
+    return {
+        "phoneNumber": f"+1415555{i % 10_000:04d}",
+        "message": TEXT,
+        "workspaceId": workspace,
+        **extra,
+    }
+
+
+def _schedule_bulk(url: str, items: list[dict[str, object]]) -> list[dict[str, object]]:
+    results: list[dict[str, object]] = []
+    with httpx.Client(base_url=url, headers=AUTH, timeout=120) as http:
+        for start in range(0, len(items), 5000):
+            answer = http.post(
+                "/api/schedule-sms/bulk", json={"messages": items[start : start + 5000]}
+            )
+            answer.raise_for_status()
+            results += answer.json()["results"]
+    return results
+
+
+# ---- 1. intake ----------------------------------------------------------------------------------
+
+
+def _client_process(url: str, clients: int, seconds: float, first: int) -> list[float]:
+    """`clients` async SDK clients in this process, each scheduling SMS one at a time."""
+    latencies: list[float] = []
+
+    async def run() -> None:
+        deadline = time.perf_counter() + seconds
+
+        async def one(index: int) -> None:
+            async with AsyncQueueService(base_url=url, api_key=KEY, max_retries=0) as queue:
+                await queue.schedule_sms("+14155550123", TEXT, workspace_id=f"ws-{index}")  # warm
+                while time.perf_counter() < deadline:
+                    started = time.perf_counter()
+                    await queue.schedule_sms("+14155550123", TEXT, workspace_id=f"ws-{index}")
+                    latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(one(first + index) for index in range(clients)))
+
+    asyncio.run(run())
+    return latencies
+
+
+def intake_single(
+    redis_url: str, *, seconds: float, clients: int = 16, processes: int = 2
+) -> Figures:
+    """Single `schedule_sms` calls through the async SDK: `clients` concurrent clients spread
+    over `processes` client processes (one Python process cannot drive more than about 1,800
+    calls/s: the HTTP client's own CPU is the bound there, not the server)."""
+    with api_server(redis_url) as (_, url):
+        per_process = clients // processes
+        with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+            parts = pool.map(
+                _client_process,
+                [url] * processes,
+                [per_process] * processes,
+                [seconds] * processes,
+                [i * per_process for i in range(processes)],
+            )
+            latencies = [latency for part in parts for latency in part]
+    return {
+        "requests_per_s": len(latencies) / seconds,
+        "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+    }
+
+
+def intake_bulk(redis_url: str, *, messages: int = 5000) -> Figures:
+    """One bulk request of `messages` SMS over HTTP (the second of two: the first warms up)."""
+    items = [_sms(i, f"ws-{i % 5}") for i in range(messages)]
+    with (
+        api_server(redis_url) as (_, url),
+        httpx.Client(base_url=url, headers=AUTH, timeout=120) as http,
+    ):
+        http.post("/api/schedule-sms/bulk", json={"messages": items[:100]}).raise_for_status()
+        started = time.perf_counter()
+        answer = http.post("/api/schedule-sms/bulk", json={"messages": items})
+        elapsed = time.perf_counter() - started
+        if answer.json()["accepted"] != messages:
+            raise RuntimeError(answer.text[:300])
+    return {"messages_per_s": messages / elapsed}
+
+
+# ---- 2. dispatch throughput ---------------------------------------------------------------------
+
+
+def dispatch_throughput(redis_url: str, *, messages: int, processes: int = 2) -> Figures:
+    """`messages` SMS due, no rate limit, the null provider: from due to recorded, messages/s.
+
+    The channel is paused (the board's pause) while the jobs are stored and the workers start;
+    the clock runs from the resume, when they all become sendable at once, to the moment the last
+    one is recorded COMPLETED (its record's own time).
+    """
+    client = redis_lib.Redis.from_url(redis_url)
+    env = worker_env(redis_url, sms_provider="null", email_provider="null", sms_rate_limit=0)
+    with api_server(redis_url) as (server, url):
+        client.set("qs:paused:sms", "1")
+        _schedule_bulk(url, [_sms(i, f"ws-{i % 20}") for i in range(messages)])
+        with running_worker(env, processes=processes, threads=8) as worker:
+            time.sleep(1.0)  # every worker process up and idle
+            idle_worker_mb = tree_rss_mb(worker.pid)
+            idle_server_mb = rss_mb(server.pid)
+            due = time.time()
+            client.delete("qs:paused:sms")
+            client.lpush("qs:wake:sms", "1")
+            busy_worker_mb = 0.0
+            deadline = time.monotonic() + 600
+            while client.zcard("qs:state:sms:COMPLETED") < messages:
+                busy_worker_mb = max(busy_worker_mb, tree_rss_mb(worker.pid))
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the messages were not all sent within 10 minutes")
+                time.sleep(0.05)
+            newest = client.zrange("qs:state:sms:COMPLETED", -1, -1, withscores=True)
+    client.close()
+    elapsed = newest[0][1] / 1000 - due
+    return {
+        "messages_per_s": messages / elapsed,
+        "worker_idle_rss_mb": idle_worker_mb,
+        "worker_busy_rss_mb": busy_worker_mb,
+        "server_idle_rss_mb": idle_server_mb,
+    }
+
+
+# ---- 3. rate-limit accuracy ---------------------------------------------------------------------
+
+
+def rate_limit(redis_url: str, *, messages: int, rate: int) -> Figures:
+    """`messages` SMS at `rate`/s through the webhook provider; times read at the receiver."""
+    with running_receiver() as receiver, api_server(redis_url) as (_, url):
+        _schedule_bulk(url, [_sms(i, "ws-a" if i % 2 else "ws-b") for i in range(messages)])
+        env = worker_env(
+            redis_url,
+            sms_provider="webhook",
+            email_provider="null",
+            sms_api_url=receiver.url,
+            sms_rate_limit=rate,
+        )
+        with running_worker(env, processes=2):
+            receiver.wait_for(messages, timeout_s=messages / rate * 2 + 60)
+        times = sorted(r.at for r in receiver.sent())
+    ideal = messages / rate  # the issue's yardstick: 2,000 at 50/s take 40 s
+    total = times[-1] - times[0]
+    return {
+        "first_to_last_s": total,
+        "utilisation_pct": ideal / total * 100 if total else 0.0,
+        "max_per_1s_window": float(max_per_window(times, 1.0)),
+    }
+
+
+# ---- 4. lateness --------------------------------------------------------------------------------
+
+
+def lateness(redis_url: str, *, messages: int, spread_s: float = 10.0) -> Figures:
+    """`messages` SMS due over `spread_s`; provider arrival - due time."""
+    with running_receiver() as receiver, api_server(redis_url) as (_, url):
+        env = worker_env(
+            redis_url,
+            sms_provider="webhook",
+            email_provider="null",
+            sms_api_url=receiver.url,
+            sms_rate_limit=0,
+        )
+        with running_worker(env, processes=1):
+            items = [
+                _sms(i, f"ws-{i % 4}", delay=2000 + int(i * spread_s * 1000 / messages))
+                for i in range(messages)
+            ]
+            results = _schedule_bulk(url, items)
+            client = redis_lib.Redis.from_url(redis_url)
+            due = {
+                str(result["jobId"]): JobRecord.from_json(
+                    client.get(f"qs:job:{result['jobId']}") or b"{}"
+                ).scheduled_for
+                / 1000
+                for result in results
+            }
+            client.close()
+            receiver.wait_for(messages, timeout_s=spread_s + 60)
+        late = [r.at - due[r.headers["idempotency-key"]] for r in receiver.sent()]
+    return {
+        "p50_ms": percentile(late, 0.5) * 1000,
+        "p99_ms": percentile(late, 0.99) * 1000,
+        "max_ms": max(late) * 1000,
+    }
+
+
+# ---- 5. fairness --------------------------------------------------------------------------------
+
+
+def fairness(redis_url: str, *, backlog: int, rate: int = 100, small: int = 10) -> Figures:
+    """Workspace A has `backlog` due; then B schedules `small`. How long B's messages wait."""
+    client = redis_lib.Redis.from_url(redis_url)
+    env = worker_env(redis_url, sms_provider="null", email_provider="null", sms_rate_limit=rate)
+    with api_server(redis_url) as (_, url):
+        _schedule_bulk(url, [_sms(i, "ws-a") for i in range(backlog)])
+        with running_worker(env, processes=2):
+            time.sleep(1.0)  # A is being sent
+            results = _schedule_bulk(url, [_sms(i, "ws-b") for i in range(small)])
+            ids = [str(result["jobId"]) for result in results]
+            deadline = time.monotonic() + 60
+            while True:
+                records = [
+                    JobRecord.from_json(raw)
+                    for raw in client.mget([f"qs:job:{i}" for i in ids])
+                    if raw
+                ]
+                if all(record.status == "COMPLETED" for record in records):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("workspace B was not served within 60 s")
+                time.sleep(0.05)
+    client.close()
+    waits = [((record.sent_at or 0) - record.created_at) / 1000 for record in records]
+    return {"b_wait_p50_s": statistics.median(waits), "b_wait_max_s": max(waits)}
+
+
+# ---- 6. scale -----------------------------------------------------------------------------------
+
+
+def memory_per_message(redis_url: str, *, messages: int) -> Figures:
+    """Redis used_memory per scheduled SMS (due in an hour), stored through the API."""
+    client = redis_lib.Redis.from_url(redis_url)
+    with api_server(redis_url) as (_, url):
+        _schedule_bulk(url, [_sms(0, "ws-warm", delay=3_600_000)])  # scripts and structures
+        before = int(client.info("memory")["used_memory"])
+        _schedule_bulk(url, [_sms(i, f"ws-{i % 20}", delay=3_600_000) for i in range(messages)])
+        after = int(client.info("memory")["used_memory"])
+    client.close()
+    return {"bytes_per_message": (after - before) / messages}
+
+
+def dispatch_with_scheduled(redis_url: str, *, scheduled: int, due: int) -> Figures:
+    """Dispatch throughput of `due` messages while `scheduled` more wait for tomorrow."""
+    with api_server(redis_url) as (_, url):
+        later = [_sms(i, f"ws-{i % 20}", delay=86_400_000) for i in range(scheduled)]
+        _schedule_bulk(url, later)
+    figures = dispatch_throughput(redis_url, messages=due)
+    return {"messages_per_s": figures["messages_per_s"]}
+
+
+def environment_rss() -> Figures:
+    """This process's own RSS, for context."""
+    return {"rss_mb": rss_mb(os.getpid())}
