@@ -161,7 +161,9 @@ def intake_bulk(redis_url: str, *, messages: int = 5000) -> Figures:
 # ---- 2. dispatch throughput ---------------------------------------------------------------------
 
 
-def dispatch_throughput(redis_url: str, *, messages: int, processes: int = 2) -> Figures:
+def dispatch_throughput(
+    redis_url: str, *, messages: int, processes: int = 2, batch_size: int | None = None
+) -> Figures:
     """`messages` SMS due, no rate limit, the null provider: from due to recorded, messages/s.
 
     The channel is paused (the board's pause) while the jobs are stored and the workers start;
@@ -170,6 +172,8 @@ def dispatch_throughput(redis_url: str, *, messages: int, processes: int = 2) ->
     """
     client = redis_lib.Redis.from_url(redis_url)
     env = worker_env(redis_url, sms_provider="null", email_provider="null", sms_rate_limit=0)
+    if batch_size is not None:
+        env["SMS_BATCH_SIZE"] = str(batch_size)
     with api_server(redis_url) as (server, url):
         client.set("qs:paused:sms", "1")
         _schedule_bulk(url, [_sms(i, f"ws-{i % 20}") for i in range(messages)])

@@ -182,6 +182,12 @@ def scenarios(quick: bool) -> list[Scenario]:
             Row("dispatch", "server_idle_rss_mb", "7. API server RSS idle, MB", False),
         ],
     )
+    add(
+        "dispatch-batch-200",
+        f"2b. Dispatch throughput, SMS_BATCH_SIZE=200 (default 50): {n:,} due",
+        {"ours": lambda url: ours.dispatch_throughput(url, messages=n, batch_size=200)},
+        [Row("dispatch-batch-200", "messages_per_s", "messages/s", True)],
+    )
     m = size["rate_messages"]
     add(
         "rate-limit",

@@ -155,6 +155,8 @@ class JobStore:
                     self._keys.schedule(record.channel),
                     self._keys.workspace_jobs(record.workspace_id),
                     self._keys.state(record.channel, record.status),
+                    self._keys.lane(record.channel, record.workspace_id, record.priority),
+                    self._keys.ready(record.channel),
                 ]
                 args += [record.id, record.scheduled_for, record.created_at, record.to_json()]
             args += [self._keys.prefix, max_backlog]

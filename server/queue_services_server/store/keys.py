@@ -12,7 +12,9 @@ key                                type    what it holds (who writes it)
 ``{p}:schedule:{channel}``         zset    jobs waiting to be sent on ``channel`` (``sms``,
                                            ``email``): member = job id, score = due time in ms
                                            since the epoch. Due-time queries and cancel are
-                                           O(log n) (create_jobs.lua adds, cancel_job.lua removes)
+                                           O(log n) (create_jobs.lua adds a job due later; one
+                                           due at once goes straight to its lane; cancel_job.lua
+                                           removes)
 ``{p}:workspace:{ws}:jobs``        zset    every job of workspace ``ws``: member = job id, score =
                                            creation time in ms; the listing index behind
                                            ``GET /api/jobs`` (create_jobs.lua)
