@@ -40,7 +40,7 @@ def test_notify_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
         lines[3]
         == "rejected as expected: phoneNumber: must be an E.164 number such as +14155550123"
     )
-    assert redis.zcard("qs:schedule:sms") == 1
+    assert redis.zcard("qs:state:sms:SCHEDULED") == 1
 
 
 def test_broadcast_progress_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
@@ -49,7 +49,7 @@ def test_broadcast_progress_example_runs(api_url: str, redis: redis_lib.Redis) -
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().endswith("scheduled 5000 of 5000; rejected 0")
     assert "5000/5000" in run.stdout
-    assert redis.zcard("qs:schedule:sms") == 5000
+    assert redis.zcard("qs:state:sms:SCHEDULED") == 5000
 
 
 def test_campaign_example_runs(api_url: str, redis: redis_lib.Redis) -> None:

@@ -92,7 +92,7 @@ def test_same_idempotency_key_schedules_once(queue: QueueService, redis: redis_l
 
     assert second.job_id == first.job_id
     assert second.duplicate is True
-    assert redis.zcard("qs:schedule:sms") == 1
+    assert redis.zcard("qs:state:sms:SCHEDULED") == 1
     with pytest.raises(ConflictError):
         queue.schedule_sms("+14155550123", "Other", workspace_id="ws-1", idempotency_key="k-1")
 

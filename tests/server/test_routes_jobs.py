@@ -49,7 +49,8 @@ def test_unknown_job_is_404(http: httpx.Client) -> None:
 
 
 def test_cancel_takes_the_job_off_the_schedule(http: httpx.Client, redis: redis_lib.Redis) -> None:
-    job_id = schedule(http)
+    job_id = schedule(http, delay=60_000)
+    assert redis.zscore("qs:schedule:sms", job_id) is not None
 
     response = http.delete(f"/api/jobs/{job_id}")
 
