@@ -111,6 +111,30 @@ def _run_api(settings: Settings) -> None:
     uvicorn.Server(config).run()
 
 
+def redis_is_safe(settings: Settings, command: str) -> bool:
+    """Check the Redis of ``REDIS_URL`` before starting (see `store/redis_check.py`): False, with
+    the reason on stderr, if it would evict jobs; warnings are logged. A Redis that cannot be
+    reached yet is not a reason to refuse: the API answers 503 and workers wait until it is up."""
+    import logging
+
+    import redis.exceptions
+
+    from queue_services_server.store.redis_check import UnsafeRedisError, check_redis
+
+    logger = logging.getLogger("queue_services_server")
+    try:
+        found = check_redis(settings.redis_url or "", allow_eviction=settings.redis_allow_eviction)
+    except UnsafeRedisError as exc:
+        print(f"queue-services {command}: {exc}", file=sys.stderr)
+        return False
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as exc:
+        logger.warning("Redis could not be checked at start (%s); carrying on", exc)
+        return True
+    for warning in found.warnings:
+        logger.warning(warning)
+    return True
+
+
 def serve(settings: Settings) -> int:
     """Run the API against ``REDIS_URL`` until interrupted."""
     if not settings.redis_url:
@@ -119,6 +143,8 @@ def serve(settings: Settings) -> int:
             " for a local run with its own Redis use `queue-services dev`",
             file=sys.stderr,
         )
+        return 2
+    if not redis_is_safe(settings, "serve"):
         return 2
     _run_api(settings)
     return 0
@@ -170,6 +196,8 @@ def worker(settings: Settings) -> int:
         check_provider_settings(settings)
     except ProviderConfigError as exc:
         print(f"queue-services worker: {exc}", file=sys.stderr)
+        return 2
+    if not redis_is_safe(settings, "worker"):
         return 2
     env = worker_environment(settings)
     env["REDIS_URL"] = settings.redis_url
@@ -302,6 +330,8 @@ def dev(settings: Settings, *, no_worker: bool = False) -> int:
         where = f"embedded, data in {embedded.data_dir}"
     else:
         where = "from REDIS_URL"
+        if not redis_is_safe(settings, "dev"):
+            return 2
     from queue_services_server.store.connection import StoreUnavailableError
 
     try:

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
         description="Redis to use, e.g. redis://127.0.0.1:6379/0. `queue-services dev` starts "
         "its own when unset; `serve` requires it.",
     )
+    redis_allow_eviction: bool = Field(
+        default=False,
+        description="Start even when Redis's maxmemory-policy can evict keys (jobs would vanish "
+        "when Redis is full). Refused by default.",
+    )
     redis_prefix: str = Field(
         default="qs",
         pattern=r"^[A-Za-z0-9_.-]{1,32}$",
