@@ -14,6 +14,7 @@ from queue_services_server.dispatch.sender import BatchSender
 from queue_services_server.providers.base import Provider
 from queue_services_server.providers.factory import build_provider
 from queue_services_server.rate_limiter import Limit, RateLimiter
+from queue_services_server.retention import RetentionSweeper
 from queue_services_server.settings import Settings
 from queue_services_server.store.connection import connect
 from queue_services_server.store.delivery import DeliveryStore
@@ -55,6 +56,11 @@ class WorkerRuntime:
             max_attempts=settings.callback_max_attempts,
         )
         self._dispatch = dispatch
+        self.retention = (
+            RetentionSweeper(self.redis, self.keys, settings.job_retention_s)
+            if settings.job_retention_s > 0
+            else None
+        )
         make_provider = provider_factory or (
             lambda channel: build_provider(channel, settings, self.redis, self.keys)
         )
@@ -83,6 +89,8 @@ class WorkerRuntime:
         self._tasks = [asyncio.create_task(d.run()) for d in self.dispatchers]
         if self._dispatch:
             self._tasks.append(asyncio.create_task(self.callbacks.run()))
+            if self.retention is not None:
+                self._tasks.append(asyncio.create_task(self.retention.run()))
         logger.info(
             "worker delivering: sms via %s, email via %s",
             self.providers["sms"].name,
@@ -94,6 +102,8 @@ class WorkerRuntime:
         for dispatcher in self.dispatchers:
             dispatcher.stop()
         self.callbacks.stop()
+        if self.retention is not None:
+            self.retention.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

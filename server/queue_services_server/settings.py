@@ -174,6 +174,12 @@ class Settings(BaseSettings):
     send_concurrency: int = Field(
         default=5, gt=0, le=100, description="Sends in progress at once within a batch."
     )
+    job_retention_s: float = Field(
+        default=7 * 24 * 3600,
+        ge=0,
+        description="Seconds a COMPLETED, FAILED or CANCELLED job is kept before the workers "
+        "delete it (record and index entries). 0 = keep forever.",
+    )
     max_retries: int = Field(
         default=3, ge=0, le=20, description="Retries of a failed send before the job is FAILED."
     )

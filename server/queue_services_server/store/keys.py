@@ -51,6 +51,9 @@ key                                type    what it holds (who writes it)
                                            try again (ms)
 ``{p}:outbox:{ch}``                list    messages the dev ``outbox`` provider "sent", newest
                                            first, capped
+``{p}:retention-sweep``            string  a token that expires in a minute: the worker that sets
+                                           it deletes finished jobs past JOB_RETENTION_S
+                                           (retention.py)
 ``{p}:backlog``                    hash    workspace -> its jobs SCHEDULED or PROCESSING, for the
                                            backlog bound (create_jobs.lua adds, finish.lua,
                                            cancel_job.lua and requeue.lua move it)
