@@ -205,7 +205,7 @@ def dispatch_throughput(
 # ---- 3. rate-limit accuracy ---------------------------------------------------------------------
 
 
-def rate_limit(redis_url: str, *, messages: int, rate: int) -> Figures:
+def rate_limit(redis_url: str, *, messages: int, rate: int, processes: int = 2) -> Figures:
     """`messages` SMS at `rate`/s through the webhook provider; times read at the receiver."""
     with running_receiver() as receiver, api_server(redis_url) as (_, url):
         _schedule_bulk(url, [_sms(i, "ws-a" if i % 2 else "ws-b") for i in range(messages)])
@@ -216,7 +216,7 @@ def rate_limit(redis_url: str, *, messages: int, rate: int) -> Figures:
             sms_api_url=receiver.url,
             sms_rate_limit=rate,
         )
-        with running_worker(env, processes=2):
+        with running_worker(env, processes=processes):
             receiver.wait_for(messages, timeout_s=messages / rate * 2 + 60)
         times = sorted(r.at for r in receiver.sent())
     ideal = messages / rate  # the issue's yardstick: 2,000 at 50/s take 40 s
