@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 import redis as redis_lib
+import redis.asyncio as aioredis
 import uvicorn
 
 from queue_services_server.app import create_app
@@ -59,6 +60,16 @@ def redis(redis_server: EmbeddedRedis) -> Iterator[redis_lib.Redis]:
     client.flushall()
     yield client
     client.close()
+
+
+@pytest.fixture
+async def aredis(
+    redis_server: EmbeddedRedis, redis: redis_lib.Redis
+) -> AsyncIterator[aioredis.Redis]:
+    """An asyncio client of the session's Redis (emptied first, by `redis`), for store tests."""
+    connection = aioredis.Redis.from_url(redis_server.url)
+    yield connection
+    await connection.aclose()
 
 
 @contextmanager

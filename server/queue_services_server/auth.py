@@ -19,12 +19,11 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from queue_services_server.errors import (
-    UNAVAILABLE_RETRY_AFTER_S,
     ForbiddenError,
-    ServiceUnavailableError,
     TooManyRequestsError,
     UnauthorizedError,
     error_response,
+    handle_store_unavailable,
 )
 from queue_services_server.settings import Settings
 from queue_services_server.store.api_keys import ApiKey, ApiKeyStore
@@ -65,12 +64,9 @@ class ApiKeyMiddleware:
         except (UnauthorizedError, TooManyRequestsError) as error:
             await error_response(request, error)(scope, receive, send)
             return
-        except StoreUnavailableError:
-            unavailable = ServiceUnavailableError(
-                "Redis is unavailable; retry shortly",
-                headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)},
-            )
-            await error_response(request, unavailable)(scope, receive, send)
+        except StoreUnavailableError as exc:
+            # The same 503 (and log line) as anywhere else Redis is away.
+            await (await handle_store_unavailable(request, exc))(scope, receive, send)
             return
         scope.setdefault("state", {})["api_key"] = key
         await self.app(scope, receive, send)

@@ -26,6 +26,14 @@ def _connection(redis_url: str) -> dict[str, Any]:
     return {"connection": redis_url}
 
 
+def _limited_worker(redis_url: str, process: Any, rate: int) -> Any:
+    """A Worker with BullMQ's own limiter: at most `rate` jobs per 1000 ms."""
+    from bullmq import Worker
+
+    options = {"concurrency": 50, "limiter": {"max": rate, "duration": 1000}}
+    return Worker("sms", process, {**_connection(redis_url), **options})
+
+
 async def _add_bulk(queue: Any, jobs: list[dict[str, Any]]) -> None:
     for start in range(0, len(jobs), 5000):
         await queue.addBulk(jobs[start : start + 5000])
@@ -115,7 +123,7 @@ def dispatch_throughput(redis_url: str, *, messages: int, concurrency: int = 50)
 
 def rate_limit(redis_url: str, *, messages: int, rate: int) -> Figures:
     """Its worker limiter at `rate` per 1000 ms; times taken as the processor is called."""
-    from bullmq import Queue, Worker
+    from bullmq import Queue
 
     times: list[float] = []
     cap_s = messages / rate * 2 + 30
@@ -130,15 +138,7 @@ def rate_limit(redis_url: str, *, messages: int, rate: int) -> Figures:
             times.append(time.time())
             return "ok"
 
-        worker = Worker(
-            "sms",
-            process,
-            {
-                **_connection(redis_url),
-                "concurrency": 50,
-                "limiter": {"max": rate, "duration": 1000},
-            },
-        )
+        worker = _limited_worker(redis_url, process, rate)
         deadline = time.monotonic() + cap_s
         while len(times) < messages and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.1)
@@ -203,7 +203,7 @@ def fairness(
     B's jobs wait behind A's whole backlog; when they are not served within `cap_s`, the wait is
     given as what their place in the queue implies at the limit (ahead / rate), a lower bound.
     """
-    from bullmq import Queue, Worker
+    from bullmq import Queue
 
     waits: dict[str, float] = {}
 
@@ -216,15 +216,7 @@ def fairness(
                 waits[job.id] = time.time() - job.timestamp / 1000
             return "ok"
 
-        worker = Worker(
-            "sms",
-            process,
-            {
-                **_connection(redis_url),
-                "concurrency": 50,
-                "limiter": {"max": rate, "duration": 1000},
-            },
-        )
+        worker = _limited_worker(redis_url, process, rate)
         await asyncio.sleep(1.0)
         await _add_bulk(queue, [{"name": "send", "data": _data(i, "ws-b")} for i in range(small)])
         ahead = (await queue.getJobCounts("wait"))["wait"] - small

@@ -8,7 +8,6 @@ SDK clients over HTTP, a webhook receiver on 127.0.0.1 where the provider's cloc
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -317,8 +316,3 @@ def dispatch_with_scheduled(redis_url: str, *, scheduled: int, due: int) -> Figu
         _schedule_bulk(url, later)
     figures = dispatch_throughput(redis_url, messages=due)
     return {"messages_per_s": figures["messages_per_s"]}
-
-
-def environment_rss() -> Figures:
-    """This process's own RSS, for context."""
-    return {"rss_mb": rss_mb(os.getpid())}

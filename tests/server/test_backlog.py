@@ -3,7 +3,7 @@ enforced atomically at intake, answered 507 over HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -22,26 +22,17 @@ from tests.server.test_store import NOW, record
 KEYS = KeySpace("qs")
 
 
-@pytest.fixture
-async def client(
-    redis_server: EmbeddedRedis, redis: redis_lib.Redis
-) -> AsyncIterator[aioredis.Redis]:
-    connection = aioredis.Redis.from_url(redis_server.url)
-    yield connection
-    await connection.aclose()
-
-
 def backlog(redis: redis_lib.Redis, workspace: str) -> int:
     return int(redis.hget(KEYS.backlog(), workspace) or 0)
 
 
 async def test_the_backlog_follows_each_job_until_it_is_finished(
-    client: aioredis.Redis, redis: redis_lib.Redis
+    aredis: aioredis.Redis, redis: redis_lib.Redis
 ) -> None:
     jobs, delivery, operator = (
-        JobStore(client, KEYS),
-        DeliveryStore(client, KEYS),
-        OperatorStore(client, KEYS),
+        JobStore(aredis, KEYS),
+        DeliveryStore(aredis, KEYS),
+        OperatorStore(aredis, KEYS),
     )
     # Given four jobs of ws-1 due now and one of ws-2
     created = await jobs.create(
@@ -78,9 +69,9 @@ async def test_the_backlog_follows_each_job_until_it_is_finished(
 
 
 async def test_a_full_backlog_refuses_new_jobs_but_not_retries_of_old_ones(
-    client: aioredis.Redis, redis: redis_lib.Redis
+    aredis: aioredis.Redis, redis: redis_lib.Redis
 ) -> None:
-    jobs = JobStore(client, KEYS)
+    jobs = JobStore(aredis, KEYS)
     first = await jobs.create([record("job-0"), record("job-1")], max_backlog=2)
     assert [c.outcome for c in first] == [CreateOutcome.CREATED] * 2
 

@@ -138,7 +138,10 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only its parent's wait is missing
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"),
+    reason="the parent-death signal (PR_SET_PDEATHSIG) that takes the children down is Linux-only",
+)
 def test_a_killed_dev_leaves_no_redis_or_worker_behind(tmp_path: Path) -> None:
     # Given `queue-services dev` running with its Redis and its worker
     port = free_port()

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 
-import pytest
 import redis as redis_lib
 import redis.asyncio as aioredis
 
-from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.rate_limiter import Limit, RateLimiter
 from queue_services_server.store.keys import KeySpace
 from tests.receiver import max_per_window
 
 KEYS = KeySpace("qs")
-
-
-@pytest.fixture
-async def client(
-    redis_server: EmbeddedRedis, redis: redis_lib.Redis
-) -> AsyncIterator[aioredis.Redis]:
-    connection = aioredis.Redis.from_url(redis_server.url)
-    yield connection
-    await connection.aclose()
 
 
 async def send_through(
@@ -41,9 +29,9 @@ async def send_through(
     return times
 
 
-async def test_never_more_than_the_limit_in_any_window(client: aioredis.Redis) -> None:
+async def test_never_more_than_the_limit_in_any_window(aredis: aioredis.Redis) -> None:
     # Given three limiters sharing one channel's limit of 20 per 500 ms (three "workers")
-    limiters = [RateLimiter(client, KEYS, "sms", Limit(20, 500)) for _ in range(3)]
+    limiters = [RateLimiter(aredis, KEYS, "sms", Limit(20, 500)) for _ in range(3)]
 
     started = time.monotonic()
     times = await send_through(limiters, 70)
@@ -55,9 +43,9 @@ async def test_never_more_than_the_limit_in_any_window(client: aioredis.Redis) -
 
 
 async def test_a_hold_stops_all_sends_until_it_ends(
-    client: aioredis.Redis, redis: redis_lib.Redis
+    aredis: aioredis.Redis, redis: redis_lib.Redis
 ) -> None:
-    limiter = RateLimiter(client, KEYS, "email", Limit(100))
+    limiter = RateLimiter(aredis, KEYS, "email", Limit(100))
     seconds, micros = redis.time()
     redis.set(KEYS.rate_hold("email"), seconds * 1000 + micros // 1000 + 400, px=400)
 
@@ -66,8 +54,8 @@ async def test_a_hold_stops_all_sends_until_it_ends(
     assert 0.2 < wait_s <= 0.4
 
 
-async def test_a_workspace_tier_is_held_to_its_own_limit(client: aioredis.Redis) -> None:
-    limiter = RateLimiter(client, KEYS, "sms", Limit(100, 500), {"small": Limit(5, 500)})
+async def test_a_workspace_tier_is_held_to_its_own_limit(aredis: aioredis.Redis) -> None:
+    limiter = RateLimiter(aredis, KEYS, "sms", Limit(100, 500), {"small": Limit(5, 500)})
 
     small = await send_through([limiter], 12, workspace="small")
     other = await send_through([limiter], 30, workspace="big")
@@ -76,17 +64,17 @@ async def test_a_workspace_tier_is_held_to_its_own_limit(client: aioredis.Redis)
     assert max(other) - min(other) < 0.2  # the tier does not slow other workspaces
 
 
-async def test_no_limit_means_no_redis_call(client: aioredis.Redis, redis: redis_lib.Redis) -> None:
-    limiter = RateLimiter(client, KEYS, "sms", Limit(0))
+async def test_no_limit_means_no_redis_call(aredis: aioredis.Redis, redis: redis_lib.Redis) -> None:
+    limiter = RateLimiter(aredis, KEYS, "sms", Limit(0))
 
     await send_through([limiter], 50)
 
     assert redis.exists(KEYS.rate("sms")) == 0
 
 
-async def test_a_slow_send_keeps_its_slot_until_it_completes(client: aioredis.Redis) -> None:
+async def test_a_slow_send_keeps_its_slot_until_it_completes(aredis: aioredis.Redis) -> None:
     # Given a limit of 1 per 300 ms and a first send that takes 200 ms to complete
-    limiter = RateLimiter(client, KEYS, "sms", Limit(1, 300))
+    limiter = RateLimiter(aredis, KEYS, "sms", Limit(1, 300))
     started = time.monotonic()
     async with limiter.slot("ws-1"):
         await asyncio.sleep(0.2)

@@ -4,13 +4,11 @@ rest stays; only one worker sweeps per interval."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 import redis as redis_lib
 import redis.asyncio as aioredis
 
-from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.retention import RetentionSweeper
 from queue_services_server.store.delivery import DeliveryStore, JobOutcome, Outcome
 from queue_services_server.store.jobs import JobStore
@@ -21,19 +19,10 @@ KEYS = KeySpace("qs")
 HOUR_MS = 3_600_000
 
 
-@pytest.fixture
-async def client(
-    redis_server: EmbeddedRedis, redis: redis_lib.Redis
-) -> AsyncIterator[aioredis.Redis]:
-    connection = aioredis.Redis.from_url(redis_server.url)
-    yield connection
-    await connection.aclose()
-
-
 async def test_finished_jobs_past_the_retention_go_with_their_index_entries(
-    client: aioredis.Redis, redis: redis_lib.Redis
+    aredis: aioredis.Redis, redis: redis_lib.Redis
 ) -> None:
-    jobs, delivery = JobStore(client, KEYS), DeliveryStore(client, KEYS)
+    jobs, delivery = JobStore(aredis, KEYS), DeliveryStore(aredis, KEYS)
     # Given jobs finished two days ago (sent, failed, cancelled), one still scheduled, and one
     # sent an hour ago
     await jobs.create([record(f"old-{i}", created=NOW - 3 * 24 * HOUR_MS) for i in range(3)])
@@ -60,7 +49,7 @@ async def test_finished_jobs_past_the_retention_go_with_their_index_entries(
     assert redis.exists(KEYS.job("recent"))
 
     # When a sweep runs with a retention of one day
-    deleted = await RetentionSweeper(client, KEYS, retention_s=24 * 3600).sweep(now_ms=NOW)
+    deleted = await RetentionSweeper(aredis, KEYS, retention_s=24 * 3600).sweep(now_ms=NOW)
 
     # Then the three finished two days ago are gone, records and index entries alike
     assert deleted == 3
@@ -78,10 +67,10 @@ async def test_finished_jobs_past_the_retention_go_with_their_index_entries(
 
 
 async def test_one_worker_sweeps_per_interval(
-    client: aioredis.Redis, redis: redis_lib.Redis, monkeypatch: pytest.MonkeyPatch
+    aredis: aioredis.Redis, redis: redis_lib.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sweeps: list[str] = []
-    workers = [RetentionSweeper(client, KEYS, retention_s=1, interval_s=60) for _ in range(3)]
+    workers = [RetentionSweeper(aredis, KEYS, retention_s=1, interval_s=60) for _ in range(3)]
     for index, worker in enumerate(workers):
 
         async def counted(now_ms: int | None = None, name: str = f"worker-{index}") -> int:

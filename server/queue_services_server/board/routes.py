@@ -397,7 +397,8 @@ class SessionCheck:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        # Static files need no session: no Redis lookup for the stylesheet.
+        if scope["type"] == "http" and "/static/" not in scope["path"]:
             await _check_session(Request(scope, receive))
         await self.app(scope, receive, send)
 

@@ -172,36 +172,35 @@ class ApiKeyStore:
         self, token: str, *, bootstrap_key: str | None, limit: int, window_ms: int
     ) -> Authentication:
         """Check a bearer token and count the request against its key's rate limit."""
-        if bootstrap_key is not None and hmac.compare_digest(
-            token.encode(), bootstrap_key.encode()
-        ):
-            key_id, must_exist = BOOTSTRAP_KEY_ID, "0"
-            bootstrap = True
-        else:
+        # None for the bootstrap key, which has no stored record to check against.
+        parsed: tuple[str, str] | None = None
+        if bootstrap_key is None or not hmac.compare_digest(token.encode(), bootstrap_key.encode()):
             parsed = parse_key(token)
             if parsed is None:
                 return Authentication(None)
-            key_id, must_exist = parsed[0], "1"
-            bootstrap = False
+        key_id = BOOTSTRAP_KEY_ID if parsed is None else parsed[0]
         with translate_redis_errors():
             raw, count, left = await self._authenticate(
                 keys=[self._keys.api_key(key_id), self._keys.api_rate(key_id)],
-                args=[must_exist, limit, window_ms],
+                args=["0" if parsed is None else "1", limit, window_ms],
             )
-        if bootstrap:
+        if parsed is None:
             key = ApiKey(id=BOOTSTRAP_KEY_ID, workspace_id=None, created_at=0, name="bootstrap")
             return Authentication(key, int(count), int(left))
         if not raw:
             return Authentication(None)
-        stored = orjson.loads(raw)
+        stored: dict[str, Any] = orjson.loads(raw)
         # Constant-time: the time taken must not tell how much of a guessed secret was right.
-        if not hmac.compare_digest(_hash(parsed[1]), str(stored.get("hash", ""))):  # type: ignore[index]
+        if not hmac.compare_digest(_hash(parsed[1]), str(stored.get("hash", ""))):
             return Authentication(None)
-        return Authentication(_from_record(key_id, raw), int(count), int(left))
+        return Authentication(_from_stored(key_id, stored), int(count), int(left))
 
 
 def _from_record(key_id: str, raw: bytes | str) -> ApiKey:
-    stored = orjson.loads(raw)
+    return _from_stored(key_id, orjson.loads(raw))
+
+
+def _from_stored(key_id: str, stored: dict[str, Any]) -> ApiKey:
     return ApiKey(
         id=key_id,
         workspace_id=stored.get("workspaceId"),
