@@ -12,6 +12,9 @@ from contextlib import contextmanager
 
 import redis as redis_lib
 
+#: The webhook secret of workers made by `delivery_env`.
+WEBHOOK_SECRET = "webhook-secret"
+
 
 def worker_env(redis_url: str, **settings: object) -> dict[str, str]:
     """The environment of a worker: REDIS_URL plus settings given as keyword arguments
@@ -74,6 +77,20 @@ def stop_worker(process: subprocess.Popen[bytes], *, kill: bool = False) -> None
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def delivery_env(redis_url: str, receiver_url: str, **settings: object) -> dict[str, str]:
+    """A worker's environment that delivers both channels by webhook to `receiver_url` (see
+    `tests/receiver.py`), signed with `WEBHOOK_SECRET`."""
+    return worker_env(
+        redis_url,
+        sms_provider="webhook",
+        email_provider="webhook",
+        sms_api_url=receiver_url,
+        email_api_url=receiver_url,
+        webhook_secret=WEBHOOK_SECRET,
+        **settings,
+    )
 
 
 @contextmanager

@@ -89,10 +89,12 @@ class CallbackSender:
 
     async def run(self) -> None:
         """Deliver until stopped."""
-        with contextlib.suppress(redis.exceptions.ResponseError):  # the group exists already
-            await self._redis.xgroup_create(self._keys.callbacks(), GROUP, id="0", mkstream=True)
+        group_ready = False
         while not self._stopping.is_set():
             try:
+                if not group_ready:  # in the loop: Redis may be away when the worker starts
+                    await self._create_group()
+                    group_ready = True
                 await self.step()
             except StoreUnavailableError as exc:
                 logger.warning("callbacks: %s", exc)
@@ -101,6 +103,11 @@ class CallbackSender:
                 # A bug must not stop every later callback: log it and go on.
                 logger.exception("callbacks: unexpected error")
                 await asyncio.sleep(1)
+
+    async def _create_group(self) -> None:
+        with translate_redis_errors(), contextlib.suppress(redis.exceptions.ResponseError):
+            # ResponseError: the group exists already
+            await self._redis.xgroup_create(self._keys.callbacks(), GROUP, id="0", mkstream=True)
 
     async def step(self) -> int:
         """Deliver what is due (new events, due retries, abandoned ones); returns how many."""

@@ -93,6 +93,11 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     @property
+    def pid(self) -> int | None:
+        """The redis-server process id while it runs (None before `start()`, after `stop()`)."""
+        return self._process.pid if self._process is not None else None
+
+    @property
     def log_path(self) -> Path:
         """redis-server's log file."""
         return self.data_dir / "redis.log"

@@ -70,6 +70,9 @@ class RetentionSweeper:
                         logger.info("retention: deleted %d finished jobs", deleted)
             except StoreUnavailableError as exc:
                 logger.warning("retention sweep skipped: %s", exc)
+            except Exception:
+                # A bug must not end every later sweep: log it and try at the next interval.
+                logger.exception("retention sweep failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self._interval_s)
 

@@ -18,9 +18,15 @@ import redis as redis_lib
 from queue_services_server.dev import EmbeddedRedis
 from tests.conftest import ADMIN_HEADERS
 from tests.receiver import Received, Receiver, max_per_window, running_receiver
-from tests.workers import running_worker, start_worker, stop_worker, worker_env
+from tests.workers import (
+    WEBHOOK_SECRET,
+    delivery_env,
+    running_worker,
+    start_worker,
+    stop_worker,
+)
 
-SECRET = "webhook-secret"
+SECRET = WEBHOOK_SECRET
 
 
 @pytest.fixture
@@ -30,15 +36,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def env_for(redis_server: EmbeddedRedis, receiver: Receiver, **settings: object) -> dict[str, str]:
-    return worker_env(
-        redis_server.url,
-        sms_provider="webhook",
-        email_provider="webhook",
-        sms_api_url=receiver.url,
-        email_api_url=receiver.url,
-        webhook_secret=SECRET,
-        **settings,
-    )
+    return delivery_env(redis_server.url, receiver.url, **settings)
 
 
 def sms(workspace: str, index: int, **extra: Any) -> dict[str, Any]:

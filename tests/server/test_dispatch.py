@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -213,8 +217,6 @@ async def test_the_dispatcher_hands_batches_over_and_sleeps_until_the_next_due_j
     config = ChannelConfig.from_settings(Settings(), "sms")
     handed: list[tuple[str, str, list[str]]] = []
     dispatcher = Dispatcher(delivery, config, lambda *batch: handed.append(batch))
-    import time
-
     now = time.time_ns() // 1_000_000
     await jobs.create([job("ws", 0, due=now - 10), job("ws", 1, due=now + 60_000)])
 
@@ -224,3 +226,35 @@ async def test_the_dispatcher_hands_batches_over_and_sleeps_until_the_next_due_j
     assert first == 0.0
     assert [ids for _, _, ids in handed] == [["ws-normal-0"]]
     assert 0.9 <= second <= 1.0  # next job a minute away: look again within the idle second
+
+
+async def test_a_batch_the_broker_refused_comes_back_after_its_lease_and_the_dispatcher_goes_on(
+    stores: tuple[JobStore, DeliveryStore],
+) -> None:
+    # Given a due job, and a broker whose Redis is away for the first hand-over
+    jobs, delivery = stores
+    config = dataclasses.replace(
+        ChannelConfig.from_settings(Settings(), "sms"), lease_ms=200, lookahead_ms=0
+    )
+    handed: list[list[str]] = []
+    second_hand_over = asyncio.Event()
+
+    def enqueue(channel: str, batch_id: str, job_ids: list[str]) -> None:
+        if not handed:
+            handed.append([])
+            raise redis_lib.exceptions.ConnectionError("Connection refused")
+        handed.append(job_ids)
+        second_hand_over.set()
+
+    dispatcher = Dispatcher(delivery, config, enqueue)
+    await jobs.create([job("ws", 0, due=time.time_ns() // 1_000_000 - 10)])
+
+    # When the dispatcher runs for a while
+    task = asyncio.create_task(dispatcher.run())
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(second_hand_over.wait(), 10)
+    dispatcher.stop()
+    await asyncio.wait_for(task, 5)
+
+    # Then the refused batch's job came back when its lease ended and went out in a new batch
+    assert handed == [[], ["ws-normal-0"]]

@@ -56,6 +56,11 @@ class Dispatcher:
             except StoreUnavailableError as exc:
                 logger.warning("dispatcher %s: %s", self._config.channel, exc)
                 pause_s = UNAVAILABLE_PAUSE_S
+            except Exception:
+                # A dispatcher that died would leave its channel unsent in this process for
+                # good: log the bug and go on.
+                logger.exception("dispatcher %s: unexpected error", self._config.channel)
+                pause_s = UNAVAILABLE_PAUSE_S
             if pause_s > 0 and not self._stopping.is_set():
                 try:
                     await self._store.wait_for_wake(self._config.channel, pause_s)
@@ -76,7 +81,20 @@ class Dispatcher:
             lease_ms=config.lease_ms,
         )
         if claim.jobs:
-            self._enqueue(config.channel, claim.batch_id, [job.id for job in claim.jobs])
+            try:
+                self._enqueue(config.channel, claim.batch_id, [job.id for job in claim.jobs])
+            except Exception as exc:  # the broker's Redis went away between claim and enqueue
+                # The jobs are PROCESSING under a lease no sender renews: when it ends, the next
+                # claim puts them back on the schedule. Nothing was sent, nothing is lost.
+                logger.warning(
+                    "dispatcher %s: batch %s not handed over, its %d jobs return when their "
+                    "lease ends: %s",
+                    config.channel,
+                    claim.batch_id,
+                    len(claim.jobs),
+                    exc,
+                )
+                return UNAVAILABLE_PAUSE_S
             return 0.0
         if claim.next_due_ms is None:
             return IDLE_S

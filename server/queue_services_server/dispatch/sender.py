@@ -12,7 +12,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import tenacity
 
@@ -31,6 +32,8 @@ from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.records import PROCESSING, JobRecord
 
 logger = logging.getLogger("queue_services_server.sender")
+
+ResultT = TypeVar("ResultT")
 
 #: Seconds a channel is held back after a provider's 429 that gave no Retry-After.
 DEFAULT_RATE_HOLD_S = 1.0
@@ -66,7 +69,13 @@ class BatchSender:
     async def send_batch(self, batch_id: str, job_ids: Sequence[str]) -> list[JobOutcome]:
         """Send the jobs of `batch_id` that are still its own; returns their outcomes."""
         started = time.monotonic()
-        records = await self._jobs.get_many(job_ids)
+        try:
+            records = await self._while_leased(self._jobs.get_many, job_ids)
+        except StoreUnavailableError as exc:
+            # The batch's leases run out while Redis is away: its jobs go back on the schedule
+            # and another batch sends them. Nothing was sent, so nothing is lost.
+            logger.warning("batch %s left to its lease: %s", batch_id, exc)
+            return []
         mine = [
             record
             for record in records
@@ -188,24 +197,31 @@ class BatchSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _finish(
-        self, batch_id: str, outcomes: Sequence[JobOutcome], duration_ms: int, waits: int
-    ) -> None:
-        # The messages are out: recording must not give up on a short Redis outage, or the
-        # lease would expire and the batch be sent again. Retry until the lease would run out.
+    async def _while_leased(
+        self, call: Callable[..., Awaitable[ResultT]], *args: Any, **kwargs: Any
+    ) -> ResultT:
+        """`call`, tried again through a Redis outage for as long as a lease lasts (after that
+        the batch is no longer ours); raises `StoreUnavailableError` if Redis stays away."""
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception_type(StoreUnavailableError),
             wait=tenacity.wait_exponential(multiplier=0.1, max=2.0),
             stop=tenacity.stop_after_delay(self._config.lease_ms / 1000),
             reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                await self._delivery.finish(
-                    self._config.channel,
-                    batch_id,
-                    outcomes,
-                    now_ms(),
-                    duration_ms=duration_ms,
-                    limiter_waits=waits,
-                )
+        result: ResultT = await retrying(call, *args, **kwargs)
+        return result
+
+    async def _finish(
+        self, batch_id: str, outcomes: Sequence[JobOutcome], duration_ms: int, waits: int
+    ) -> None:
+        # The messages are out: recording must not give up on a short Redis outage, or the
+        # lease would expire and the batch be sent again.
+        await self._while_leased(
+            self._delivery.finish,
+            self._config.channel,
+            batch_id,
+            outcomes,
+            now_ms(),
+            duration_ms=duration_ms,
+            limiter_waits=waits,
+        )

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 
 import redis.asyncio as aioredis
 import redis.exceptions
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 #: Seconds to wait for a connection or an answer before calling Redis unavailable. Short, so that
 #: the API answers 503 while Redis is away instead of hanging its clients.
@@ -18,12 +20,22 @@ class StoreUnavailableError(Exception):
 
 
 def connect(url: str) -> aioredis.Redis:
-    """A client for `url` (``redis://``, ``rediss://`` or ``unix://``); connects lazily."""
+    """A client for `url` (``redis://``, ``rediss://`` or ``unix://``); connects lazily.
+
+    A command that fails on a broken connection is sent once more on a new one: after Redis
+    restarts, every pooled connection is stale, and without this each would fail one request.
+    Sending twice is safe for what the store sends: job creation is deduplicated by idempotency
+    key, finishing a batch checks the batch id, and a claim whose answer was lost only leaves
+    its jobs to their lease. Timeouts are not retried, so a hung Redis still answers 503 within
+    `SOCKET_TIMEOUT_S`.
+    """
     return aioredis.Redis.from_url(
         url,
         socket_timeout=SOCKET_TIMEOUT_S,
         socket_connect_timeout=SOCKET_TIMEOUT_S,
         health_check_interval=30,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[redis.exceptions.ConnectionError],
     )
 
 

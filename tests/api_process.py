@@ -1,0 +1,80 @@
+"""Starting a real `queue-services serve` process for tests and benchmarks, so that it can be
+stopped, killed and started again on the same port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from queue_services_server.dev import free_port
+from tests.workers import worker_env
+
+#: The bootstrap admin key of API servers started here.
+API_KEY = "fault-test-admin-key"
+API_HEADERS = {"Authorization": f"Bearer {API_KEY}"}
+
+
+class ApiProcess:
+    """`queue-services serve` on a fixed port of 127.0.0.1; `start()` may be called again after
+    `stop()` or `kill()`, and serves on the same address."""
+
+    def __init__(self, redis_url: str, *, port: int | None = None, **settings: object) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._env = {
+            **worker_env(redis_url, **settings),
+            "QUEUE_SERVICES_ADMIN_KEY": API_KEY,
+            "API_RATE_LIMIT": "0",  # tests send requests as fast as they can
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 30) -> None:
+        """Start the server and wait until `/health` answers (Redis may be away: not `/ready`)."""
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "queue_services_server.cli", "serve", "--port", str(self.port)],
+            env=self._env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API server did not start (exit {self.process.poll()})")
+            time.sleep(0.05)
+
+    def stop(self, *, kill: bool = False) -> None:
+        """SIGTERM (uvicorn finishes the requests in flight) or SIGKILL (a crash)."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        if kill:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def running_api(redis_url: str, **settings: object) -> Iterator[ApiProcess]:
+    """An API server process for the duration of a `with` block."""
+    api = ApiProcess(redis_url, **settings)
+    api.start()
+    try:
+        yield api
+    finally:
+        api.stop()

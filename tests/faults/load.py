@@ -1,0 +1,87 @@
+"""Client load for fault tests: SDK clients in threads scheduling SMS until told to stop, keeping
+every acknowledgement they got (the promise under test is about acknowledged jobs)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from queue_services import QueueService, QueueServiceError
+from tests.api_process import API_KEY
+
+
+@dataclass
+class Acknowledged:
+    """One job the API acknowledged: when, and under which id."""
+
+    contact_id: str
+    job_id: str
+    at: float  # time.monotonic() when the answer arrived
+
+
+@dataclass
+class ClientLoad:
+    """`clients` threads, each with its own `QueueService` (the SDK's own retries on), scheduling
+    one SMS per call, each message with its own contact id, until `stop()`."""
+
+    url: str
+    clients: int = 4
+    max_retries: int = 2
+    workspace: str = "ws-load"
+    acknowledged: list[Acknowledged] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def start(self) -> ClientLoad:
+        """Start the client threads."""
+        self._threads = [
+            threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(self.clients)
+        ]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Let each client finish its current call (retries included), then stop."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(120)
+
+    def count(self) -> int:
+        """Acknowledgements so far."""
+        with self._lock:
+            return len(self.acknowledged)
+
+    def wait_for(self, count: int, timeout_s: float = 30) -> None:
+        """Wait until at least `count` jobs were acknowledged."""
+        deadline = time.monotonic() + timeout_s
+        while self.count() < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"only {self.count()} of {count} acknowledged in time")
+            time.sleep(0.02)
+
+    def _run(self, client_number: int) -> None:
+        queue = QueueService(base_url=self.url, api_key=API_KEY, max_retries=self.max_retries)
+        with queue:
+            sequence = 0
+            while not self._stop.is_set():
+                contact_id = f"c{client_number}-{sequence}"
+                sequence += 1
+                try:
+                    result = queue.schedule_sms(
+                        f"+1415555{sequence % 10_000:04d}",
+                        f"load message {contact_id}",
+                        workspace_id=self.workspace,
+                        contact_id=contact_id,
+                    )
+                except QueueServiceError as exc:
+                    with self._lock:
+                        self.errors.append(f"{contact_id}: {exc!r}")
+                    continue
+                with self._lock:
+                    self.acknowledged.append(
+                        Acknowledged(contact_id, result.job_id, time.monotonic())
+                    )

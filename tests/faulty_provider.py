@@ -1,0 +1,175 @@
+"""A provider endpoint that fails the way real ones do, for fault tests: error statuses, 429 with
+Retry-After, slow answers, answers that never come (the client times out), and connections reset
+mid-request. A small HTTP/1.1 server on asyncio sockets (a framework would not let a handler
+reset its connection), serving on 127.0.0.1 in a thread of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from queue_services_server.dev import free_port
+
+
+@dataclass(frozen=True)
+class Answer:
+    """Answer with `status` after `delay_s`; `accepted`: the provider took the message (a 2xx,
+    or a message taken whose answer is then lost)."""
+
+    status: int = 200
+    body: dict[str, Any] = field(default_factory=lambda: {"success": True})
+    headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0
+
+    @property
+    def accepted(self) -> bool:
+        return self.status < 300
+
+
+@dataclass(frozen=True)
+class Hang:
+    """Never answer: hold the connection for `hold_s`, then close it (the client times out).
+    `accepted`: the provider took the message before going quiet (its answer is lost)."""
+
+    hold_s: float
+    accepted: bool = False
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Reset the connection (TCP RST) without answering."""
+
+    accepted: bool = False
+
+
+Action = Answer | Hang | Reset
+
+
+@dataclass
+class Request:
+    """One request as the provider saw it, and what it did."""
+
+    body: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+    action: Action | None = None
+
+
+#: Decides what to do with a request, given it and every request seen before it.
+Behaviour = Callable[[Request, list[Request]], Action]
+
+
+@dataclass
+class FaultyProvider:
+    """The running endpoint: its URL and every request it got."""
+
+    url: str
+    behaviour: Behaviour
+    requests: list[Request] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def accepted_keys(self) -> set[str]:
+        """Idempotency keys of the messages the provider took at least once."""
+        with self.lock:
+            return {
+                r.headers["idempotency-key"]
+                for r in self.requests
+                if r.action is not None and r.action.accepted
+            }
+
+    def decide(self, request: Request) -> Action:
+        with self.lock:
+            action = self.behaviour(request, self.requests)
+            request.action = action
+            self.requests.append(request)
+        return action
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[dict[str, str], bytes] | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return headers, body
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    # Linger 0: closing sends RST instead of FIN.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+@contextmanager
+def running_faulty_provider(behaviour: Behaviour) -> Iterator[FaultyProvider]:
+    """Serve `behaviour` on a free port of 127.0.0.1 for the duration of a `with` block."""
+    port = free_port()
+    provider = FaultyProvider(f"http://127.0.0.1:{port}", behaviour)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                read = await _read_request(reader)
+                if read is None:
+                    break
+                headers, raw = read
+                action = provider.decide(Request(orjson.loads(raw), headers, time.time()))
+                if isinstance(action, Reset):
+                    _reset(writer)
+                    return
+                if isinstance(action, Hang):
+                    await asyncio.sleep(action.hold_s)
+                    break
+                if action.delay_s:
+                    await asyncio.sleep(action.delay_s)
+                body = orjson.dumps(action.body)
+                extra = "".join(f"{name}: {value}\r\n" for name, value in action.headers.items())
+                writer.write(
+                    f"HTTP/1.1 {action.status} X\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n{extra}\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def serve() -> asyncio.Server:
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        ready.set()
+        return server
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        server = loop.run_until_complete(serve())
+        loop.run_forever()
+        server.close()
+        loop.run_until_complete(server.wait_closed())
+
+    thread = threading.Thread(target=run, name=f"faulty-provider-{port}", daemon=True)
+    thread.start()
+    ready.wait(10)
+    try:
+        yield provider
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
