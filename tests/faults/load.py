@@ -7,6 +7,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import httpx
+
 from queue_services import QueueService, QueueServiceError
 from tests.api_process import API_KEY
 
@@ -31,6 +33,8 @@ class ClientLoad:
     workspace: str = "ws-load"
     acknowledged: list[Acknowledged] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: HTTP requests sent, retries included (more than the calls when retries happened).
+    requests_sent: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -64,8 +68,15 @@ class ClientLoad:
             time.sleep(0.02)
 
     def _run(self, client_number: int) -> None:
-        queue = QueueService(base_url=self.url, api_key=API_KEY, max_retries=self.max_retries)
-        with queue:
+        def count(request: httpx.Request) -> None:
+            with self._lock:
+                self.requests_sent += 1
+
+        http = httpx.Client(timeout=10, event_hooks={"request": [count]})
+        queue = QueueService(
+            base_url=self.url, api_key=API_KEY, max_retries=self.max_retries, http_client=http
+        )
+        with queue, http:
             sequence = 0
             while not self._stop.is_set():
                 contact_id = f"c{client_number}-{sequence}"
