@@ -163,7 +163,14 @@ def running_faulty_provider(behaviour: Behaviour) -> Iterator[FaultyProvider]:
         server = loop.run_until_complete(serve())
         loop.run_forever()
         server.close()
+        # Handlers still holding a connection (a Hang) are cancelled, then the loop closed:
+        # an unclosed loop leaks its self-pipe sockets.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(server.wait_closed())
+        loop.close()
 
     thread = threading.Thread(target=run, name=f"faulty-provider-{port}", daemon=True)
     thread.start()

@@ -78,10 +78,11 @@ class Receiver:
 
 
 @contextmanager
-def running_receiver(behaviour: Behaviour = accept) -> Iterator[Receiver]:
-    """Serve the receiver in a thread on a free port of 127.0.0.1."""
+def running_receiver(behaviour: Behaviour = accept, host: str = "127.0.0.1") -> Iterator[Receiver]:
+    """Serve the receiver in a thread on a free port of `host` (127.0.0.1 unless a benchmark's
+    private network needs another address)."""
     port = free_port()
-    receiver = Receiver(f"http://127.0.0.1:{port}", behaviour)
+    receiver = Receiver(f"http://{host}:{port}", behaviour)
 
     async def endpoint(request: Request) -> Response:
         raw = await request.body()
@@ -106,7 +107,7 @@ def running_receiver(behaviour: Behaviour = accept) -> Iterator[Receiver]:
         ]
     )
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

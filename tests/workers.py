@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import redis as redis_lib
@@ -32,11 +32,18 @@ def worker_env(redis_url: str, **settings: object) -> dict[str, str]:
 
 
 def start_worker(
-    env: Mapping[str, str], *, processes: int = 1, threads: int = 4
+    env: Mapping[str, str],
+    *,
+    processes: int = 1,
+    threads: int = 4,
+    prefix: Sequence[str] = (),
+    heartbeats: int = 1,
 ) -> subprocess.Popen[bytes]:
-    """Start `queue-services worker` and wait until its dispatchers run."""
+    """Start `queue-services worker` (after `prefix`, e.g. ``ip netns exec HOST``) and wait until
+    `heartbeats` worker processes, its own and others', have registered with the broker."""
     process = subprocess.Popen(
         [
+            *prefix,
             sys.executable,
             "-m",
             "queue_services_server.cli",
@@ -53,7 +60,7 @@ def start_worker(
     deadline = time.monotonic() + 30
     try:
         # Each booted worker process registers a Dramatiq heartbeat.
-        while not client.zcard("qs:dramatiq:__heartbeats__"):
+        while client.zcard("qs:dramatiq:__heartbeats__") < heartbeats:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the worker did not start (exit code {process.poll()})")
             time.sleep(0.05)
@@ -94,9 +101,11 @@ def delivery_env(redis_url: str, receiver_url: str, **settings: object) -> dict[
 
 
 @contextmanager
-def running_worker(env: Mapping[str, str], **options: int) -> Iterator[subprocess.Popen[bytes]]:
+def running_worker(
+    env: Mapping[str, str], *, processes: int = 1, threads: int = 4, prefix: Sequence[str] = ()
+) -> Iterator[subprocess.Popen[bytes]]:
     """A worker for the duration of a `with` block."""
-    process = start_worker(env, **options)
+    process = start_worker(env, processes=processes, threads=threads, prefix=prefix)
     try:
         yield process
     finally:

@@ -12,7 +12,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from multiprocessing import get_context
@@ -32,8 +32,9 @@ from tests.benchmarks.common import (
     rss_mb,
     tree_rss_mb,
 )
+from tests.benchmarks.hosts import Host
 from tests.receiver import max_per_window, running_receiver
-from tests.workers import running_worker, worker_env
+from tests.workers import running_worker, start_worker, stop_worker, worker_env
 
 KEY = "bench-admin-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -160,14 +161,45 @@ def intake_bulk(redis_url: str, *, messages: int = 5000) -> Figures:
 # ---- 2. dispatch throughput ---------------------------------------------------------------------
 
 
+@contextmanager
+def running_workers(
+    env: dict[str, str], *, processes: int, threads: int = 4, hosts: Sequence[Host] = ()
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """One `queue-services worker` with `processes` processes, or, given `hosts`, one such worker
+    inside each host's network namespace; returns when all of them are up."""
+    places = [host.command() for host in hosts] or [[]]
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for prefix in places:
+            started.append(
+                start_worker(
+                    env,
+                    processes=processes,
+                    threads=threads,
+                    prefix=prefix,
+                    heartbeats=processes * (len(started) + 1),
+                )
+            )
+        yield started
+    finally:
+        for worker in started:
+            stop_worker(worker)
+
+
 def dispatch_throughput(
-    redis_url: str, *, messages: int, processes: int = 2, batch_size: int | None = None
+    redis_url: str,
+    *,
+    messages: int,
+    processes: int = 2,
+    batch_size: int | None = None,
+    hosts: Sequence[Host] = (),
 ) -> Figures:
     """`messages` SMS due, no rate limit, the null provider: from due to recorded, messages/s.
 
     The channel is paused (the board's pause) while the jobs are stored and the workers start;
     the clock runs from the resume, when they all become sendable at once, to the moment the last
-    one is recorded COMPLETED (its record's own time).
+    one is recorded COMPLETED (its record's own time). With `hosts`, a worker of `processes`
+    processes runs in each host.
     """
     client = redis_lib.Redis.from_url(redis_url)
     env = worker_env(redis_url, sms_provider="null", email_provider="null", sms_rate_limit=0)
@@ -176,9 +208,9 @@ def dispatch_throughput(
     with api_server(redis_url) as (server, url):
         client.set("qs:paused:sms", "1")
         _schedule_bulk(url, [_sms(i, f"ws-{i % 20}") for i in range(messages)])
-        with running_worker(env, processes=processes, threads=8) as worker:
+        with running_workers(env, processes=processes, threads=8, hosts=hosts) as workers:
             time.sleep(1.0)  # every worker process up and idle
-            idle_worker_mb = tree_rss_mb(worker.pid)
+            idle_worker_mb = tree_rss_mb(workers[0].pid)
             idle_server_mb = rss_mb(server.pid)
             due = time.time()
             client.delete("qs:paused:sms")
@@ -186,7 +218,7 @@ def dispatch_throughput(
             busy_worker_mb = 0.0
             deadline = time.monotonic() + 600
             while client.zcard("qs:state:sms:COMPLETED") < messages:
-                busy_worker_mb = max(busy_worker_mb, tree_rss_mb(worker.pid))
+                busy_worker_mb = max(busy_worker_mb, tree_rss_mb(workers[0].pid))
                 if time.monotonic() > deadline:
                     raise RuntimeError("the messages were not all sent within 10 minutes")
                 time.sleep(0.05)
@@ -204,9 +236,18 @@ def dispatch_throughput(
 # ---- 3. rate-limit accuracy ---------------------------------------------------------------------
 
 
-def rate_limit(redis_url: str, *, messages: int, rate: int, processes: int = 2) -> Figures:
-    """`messages` SMS at `rate`/s through the webhook provider; times read at the receiver."""
-    with running_receiver() as receiver, api_server(redis_url) as (_, url):
+def rate_limit(
+    redis_url: str,
+    *,
+    messages: int,
+    rate: int,
+    processes: int = 2,
+    hosts: Sequence[Host] = (),
+    receiver_host: str = "127.0.0.1",
+) -> Figures:
+    """`messages` SMS at `rate`/s through the webhook provider; times read at the receiver (on
+    `receiver_host`, an address the workers can reach). With `hosts`, a worker in each."""
+    with running_receiver(host=receiver_host) as receiver, api_server(redis_url) as (_, url):
         _schedule_bulk(url, [_sms(i, "ws-a" if i % 2 else "ws-b") for i in range(messages)])
         env = worker_env(
             redis_url,
@@ -215,7 +256,7 @@ def rate_limit(redis_url: str, *, messages: int, rate: int, processes: int = 2) 
             sms_api_url=receiver.url,
             sms_rate_limit=rate,
         )
-        with running_worker(env, processes=processes):
+        with running_workers(env, processes=processes, hosts=hosts):
             receiver.wait_for(messages, timeout_s=messages / rate * 2 + 60)
         times = sorted(r.at for r in receiver.sent())
     ideal = messages / rate  # the issue's yardstick: 2,000 at 50/s take 40 s

@@ -1,11 +1,14 @@
-"""Scale-out on one Redis: dispatch throughput with 1, 2, 4 and 8 worker processes (no rate limit,
-null provider), and the shared rate limit held across 4 worker processes.
+"""Scale-out on one Redis: dispatch throughput with 1, 2, 4 and 8 workers (no rate limit, null
+provider), and the shared rate limit held across 4 of them; workers as processes on this host,
+and (as root, with iproute2) as separate hosts in network namespaces.
 
-    python tests/benchmarks/scale_out.py [--messages 20000] [--repeats 3]
+    python tests/benchmarks/scale_out.py [--messages 20000] [--repeats 3] [--only processes|hosts]
 
-Every run gets a fresh redis-server on 127.0.0.1. The processes are separate `queue-services
-worker` processes on this host (not separate hosts: no network namespaces here), so the curve
-shows where this machine's 2 cores, shared with Redis, become the bound.
+"processes": 1-8 worker processes of one `queue-services worker` on this host, Redis on
+127.0.0.1. "hosts": Redis in a network namespace of its own and each worker (one process) in
+another, joined by a private bridge (10.231.N.0/24, veth pairs): every Redis command crosses a
+network stack, as between machines, though the CPUs are still this machine's two cores. Every
+run gets a fresh redis-server (AOF on, noeviction).
 """
 
 from __future__ import annotations
@@ -14,12 +17,85 @@ import argparse
 import statistics
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from queue_services_server.dev import EmbeddedRedis
+from tests.benchmarks import hosts as netns
 from tests.benchmarks import ours
+
+COUNTS = (1, 2, 4, 8)
+
+
+@contextmanager
+def local_redis() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as folder, EmbeddedRedis(Path(folder)) as redis:
+        yield redis.url
+
+
+def curve(label: str, run_once: Callable[[int], float], repeats: int) -> None:
+    print(f"\n| {label} | messages/s (median) | runs |")
+    print("| ---: | ---: | --- |")
+    for count in COUNTS:
+        runs = [run_once(count) for _ in range(repeats)]
+        shown = ", ".join(f"{run:,.0f}" for run in runs)
+        print(f"| {count} | {statistics.median(runs):,.0f} | {shown} |", flush=True)
+
+
+def report_limit(where: str, figures: ours.Figures, messages: int) -> None:
+    print(
+        f"\n{messages:,} SMS at 50/s over 4 workers ({where}): most in any 1 s window "
+        f"{figures['max_per_1s_window']:.0f}, first to last {figures['first_to_last_s']:.1f} s "
+        f"(ideal {messages / 50:.0f} s)",
+        flush=True,
+    )
+
+
+def on_one_host(args: argparse.Namespace) -> None:
+    def run_once(processes: int) -> float:
+        with local_redis() as url:
+            figures = ours.dispatch_throughput(url, messages=args.messages, processes=processes)
+        return figures["messages_per_s"]
+
+    curve("worker processes, one host", run_once, args.repeats)
+    with local_redis() as url:
+        limited = ours.rate_limit(url, messages=args.rate_messages, rate=50, processes=4)
+    report_limit("processes on one host", limited, args.rate_messages)
+
+
+def on_separate_hosts(args: argparse.Namespace) -> None:
+    why_not = netns.namespaces_available()
+    if why_not:
+        print(f"\nseparate hosts skipped: {why_not}")
+        return
+
+    def run_once(count: int) -> float:
+        with netns.network() as net, tempfile.TemporaryDirectory() as folder:
+            redis_host = net.add_host("redis")
+            workers = [net.add_host(f"w{n}") for n in range(count)]
+            with netns.redis_on(redis_host, Path(folder)) as url:
+                figures = ours.dispatch_throughput(
+                    url, messages=args.messages, processes=1, hosts=workers
+                )
+        return figures["messages_per_s"]
+
+    curve("worker hosts (1 process each)", run_once, args.repeats)
+    with netns.network() as net, tempfile.TemporaryDirectory() as folder:
+        redis_host = net.add_host("redis")
+        workers = [net.add_host(f"w{n}") for n in range(4)]
+        with netns.redis_on(redis_host, Path(folder)) as url:
+            limited = ours.rate_limit(
+                url,
+                messages=args.rate_messages,
+                rate=50,
+                processes=1,
+                hosts=workers,
+                receiver_host=net.gateway,
+            )
+    report_limit("separate hosts", limited, args.rate_messages)
 
 
 def main() -> None:
@@ -27,26 +103,12 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rate-messages", type=int, default=1_000)
+    parser.add_argument("--only", choices=("processes", "hosts"))
     args = parser.parse_args()
-    print("| worker processes | messages/s (median) | runs |")
-    print("| ---: | ---: | --- |")
-    for processes in (1, 2, 4, 8):
-        runs = []
-        for _ in range(args.repeats):
-            with tempfile.TemporaryDirectory() as folder, EmbeddedRedis(Path(folder)) as redis:
-                figures = ours.dispatch_throughput(
-                    redis.url, messages=args.messages, processes=processes
-                )
-                runs.append(figures["messages_per_s"])
-        shown = ", ".join(f"{run:,.0f}" for run in runs)
-        print(f"| {processes} | {statistics.median(runs):,.0f} | {shown} |", flush=True)
-    with tempfile.TemporaryDirectory() as folder, EmbeddedRedis(Path(folder)) as redis:
-        limited = ours.rate_limit(redis.url, messages=args.rate_messages, rate=50, processes=4)
-    print(
-        f"\n{args.rate_messages:,} SMS at 50/s over 4 worker processes: most in any 1 s window "
-        f"{limited['max_per_1s_window']:.0f}, first to last {limited['first_to_last_s']:.1f} s "
-        f"(ideal {args.rate_messages / 50:.0f} s)"
-    )
+    if args.only != "hosts":
+        on_one_host(args)
+    if args.only != "processes":
+        on_separate_hosts(args)
 
 
 if __name__ == "__main__":
