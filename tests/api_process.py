@@ -3,8 +3,6 @@ stopped, killed and started again on the same port."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +12,7 @@ from contextlib import contextmanager
 import httpx
 
 from queue_services_server.dev import free_port
-from tests.workers import worker_env
+from tests.workers import stop_process, worker_env
 
 #: The bootstrap admin key of API servers started here.
 API_KEY = "fault-test-admin-key"
@@ -56,17 +54,8 @@ class ApiProcess:
     def stop(self, *, kill: bool = False) -> None:
         """SIGTERM (uvicorn finishes the requests in flight) or SIGKILL (a crash)."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        if kill:
-            os.killpg(process.pid, signal.SIGKILL)
-        else:
-            process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process is not None:
+            stop_process(process, kill=kill, wait_s=30)
 
 
 @contextmanager

@@ -69,21 +69,27 @@ def start_worker(
     return process
 
 
-def stop_worker(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
-    """SIGTERM the worker (it finishes the batches in flight), or SIGKILL its whole process
-    group (the main process and its worker processes die at once, as in a crash)."""
+def stop_process(process: subprocess.Popen[bytes], *, kill: bool = False, wait_s: float) -> None:
+    """Stop a process started in a session of its own: SIGTERM to the process only (it stops
+    its children itself), or SIGKILL to its whole process group (all die at once, as in a
+    crash); SIGKILL anyway if it has not exited after `wait_s`."""
     if process.poll() is None:
         if kill:
             os.killpg(process.pid, signal.SIGKILL)
         else:
-            # Only the main process: it passes the signal on to its worker processes once; a
-            # second SIGTERM would make them exit without finishing their batches.
             process.terminate()
         try:
-            process.wait(60)
+            process.wait(wait_s)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def stop_worker(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    """SIGTERM the worker (it finishes the batches in flight), or SIGKILL its whole process
+    group. SIGTERM goes to the main process only: it passes the signal on to its worker
+    processes once; a second SIGTERM would make them exit without finishing their batches."""
+    stop_process(process, kill=kill, wait_s=60)
 
 
 def delivery_env(redis_url: str, receiver_url: str, **settings: object) -> dict[str, str]:
