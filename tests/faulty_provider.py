@@ -117,10 +117,12 @@ def _reset(writer: asyncio.StreamWriter) -> None:
 
 
 @contextmanager
-def running_faulty_provider(behaviour: Behaviour) -> Iterator[FaultyProvider]:
-    """Serve `behaviour` on a free port of 127.0.0.1 for the duration of a `with` block."""
+def running_faulty_provider(
+    behaviour: Behaviour, host: str = "127.0.0.1"
+) -> Iterator[FaultyProvider]:
+    """Serve `behaviour` on a free port of `host` for the duration of a `with` block."""
     port = free_port()
-    provider = FaultyProvider(f"http://127.0.0.1:{port}", behaviour)
+    provider = FaultyProvider(f"http://{host}:{port}", behaviour)
     loop = asyncio.new_event_loop()
     ready = threading.Event()
 
@@ -154,7 +156,7 @@ def running_faulty_provider(behaviour: Behaviour) -> Iterator[FaultyProvider]:
             writer.close()
 
     async def serve() -> asyncio.Server:
-        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        server = await asyncio.start_server(handle, host, port)
         ready.set()
         return server
 

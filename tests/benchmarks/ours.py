@@ -193,22 +193,25 @@ def dispatch_throughput(
     processes: int = 2,
     batch_size: int | None = None,
     hosts: Sequence[Host] = (),
+    threads: int = 8,
+    settings: dict[str, object] | None = None,
 ) -> Figures:
     """`messages` SMS due, no rate limit, the null provider: from due to recorded, messages/s.
 
     The channel is paused (the board's pause) while the jobs are stored and the workers start;
     the clock runs from the resume, when they all become sendable at once, to the moment the last
     one is recorded COMPLETED (its record's own time). With `hosts`, a worker of `processes`
-    processes runs in each host.
+    processes runs in each host. `settings` override the workers' (e.g. a webhook provider).
     """
     client = redis_lib.Redis.from_url(redis_url)
     env = worker_env(redis_url, sms_provider="null", email_provider="null", sms_rate_limit=0)
     if batch_size is not None:
         env["SMS_BATCH_SIZE"] = str(batch_size)
+    env.update({name.upper(): str(value) for name, value in (settings or {}).items()})
     with api_server(redis_url) as (server, url):
         client.set("qs:paused:sms", "1")
         _schedule_bulk(url, [_sms(i, f"ws-{i % 20}") for i in range(messages)])
-        with running_workers(env, processes=processes, threads=8, hosts=hosts) as workers:
+        with running_workers(env, processes=processes, threads=threads, hosts=hosts) as workers:
             time.sleep(1.0)  # every worker process up and idle
             idle_worker_mb = tree_rss_mb(workers[0].pid)
             idle_server_mb = rss_mb(server.pid)
