@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--slow-messages", type=int, default=2_000)
     parser.add_argument("--only", choices=("processes", "hosts", "slow"))
     args = parser.parse_args()
-    if args.only != "hosts":
+    if args.only in (None, "processes"):
         on_one_host(args)
     if args.only in (None, "hosts"):
         on_separate_hosts(args)
