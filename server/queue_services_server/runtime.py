@@ -80,9 +80,13 @@ class WorkerRuntime:
             )
             provider = make_provider(channel)
             self.providers[channel] = provider
-            self.senders[channel] = BatchSender(config, self.jobs, self.delivery, limiter, provider)
+            sender = BatchSender(config, self.jobs, self.delivery, limiter, provider)
+            self.senders[channel] = sender
             if dispatch:
-                self.dispatchers.append(Dispatcher(self.delivery, config, enqueue))
+                self.dispatchers.append(
+                    # The room follows what this process's sender measures of the provider.
+                    Dispatcher(self.delivery, config, enqueue, sender.provider_latency_s)
+                )
 
     def start(self) -> None:
         """Start the dispatchers on the running loop."""

@@ -172,7 +172,11 @@ class Settings(BaseSettings):
     sms_batch_size: int = Field(default=50, gt=0, le=1000, description="Most SMS per batch.")
     email_batch_size: int = Field(default=100, gt=0, le=1000, description="Most emails per batch.")
     send_concurrency: int = Field(
-        default=5, gt=0, le=100, description="Sends in progress at once within a batch."
+        default=5,
+        gt=0,
+        le=100,
+        description="Sends in progress at once within a batch; with a rate limit and no "
+        "DISPATCH_MAX_IN_FLIGHT, the least: a slow provider gets up to the room in flight.",
     )
     job_retention_s: float = Field(
         default=7 * 24 * 3600,
@@ -206,7 +210,9 @@ class Settings(BaseSettings):
         default=None,
         gt=0,
         description="Most jobs per channel taken and not yet finished; default: a quarter "
-        "second of the rate limit, or 20 batches without one.",
+        "second of the rate limit plus twice the provider's share (rate times its measured "
+        "latency), or 20 batches without a rate limit. Setting it fixes the room and "
+        "SEND_CONCURRENCY.",
     )
 
     # ---- status callbacks ----------------------------------------------------------------------

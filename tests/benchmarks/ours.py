@@ -311,10 +311,19 @@ def lateness(redis_url: str, *, messages: int, spread_s: float = 10.0) -> Figure
 # ---- 5. fairness --------------------------------------------------------------------------------
 
 
-def fairness(redis_url: str, *, backlog: int, rate: int = 100, small: int = 10) -> Figures:
-    """Workspace A has `backlog` due; then B schedules `small`. How long B's messages wait."""
+def fairness(
+    redis_url: str,
+    *,
+    backlog: int,
+    rate: int = 100,
+    small: int = 10,
+    settings: dict[str, object] | None = None,
+) -> Figures:
+    """Workspace A has `backlog` due; then B schedules `small`. How long B's messages wait.
+    `settings` override the workers' (e.g. a webhook provider)."""
     client = redis_lib.Redis.from_url(redis_url)
     env = worker_env(redis_url, sms_provider="null", email_provider="null", sms_rate_limit=rate)
+    env.update({name.upper(): str(value) for name, value in (settings or {}).items()})
     with api_server(redis_url) as (_, url):
         _schedule_bulk(url, [_sms(i, "ws-a") for i in range(backlog)])
         with running_worker(env, processes=2):

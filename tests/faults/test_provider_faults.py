@@ -149,7 +149,7 @@ def test_every_job_ends_sent_or_failed_with_its_reason_and_the_counts_add_up(
         and r.action.accepted
         and not (isinstance(r.action, Answer) and r.action.body.get("duplicate"))
     )
-    assert set(taken) == completed
+    assert set(taken) == completed, Counter(kind_of[j] for j in completed - set(taken))
     assert max(taken.values()) == 1
     # ... and the jobs caught in the 429 burst went out after waiting their Retry-After
     burst = [r for r in requests if isinstance(r.action, Answer) and r.action.status == 429]

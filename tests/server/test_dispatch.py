@@ -17,6 +17,9 @@ import redis.asyncio as aioredis
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.dispatch.config import ChannelConfig
 from queue_services_server.dispatch.dispatcher import Dispatcher
+from queue_services_server.dispatch.sender import BatchSender
+from queue_services_server.providers.base import OutboundMessage, RetryableProviderError
+from queue_services_server.rate_limiter import Limit, RateLimiter
 from queue_services_server.settings import Settings
 from queue_services_server.store.delivery import DeliveryStore, JobOutcome, Outcome
 from queue_services_server.store.jobs import JobStore
@@ -258,3 +261,71 @@ async def test_a_batch_the_broker_refused_comes_back_after_its_lease_and_the_dis
 
     # Then the refused batch's job came back when its lease ended and went out in a new batch
     assert handed == [[], ["ws-normal-0"]]
+
+
+@pytest.mark.parametrize(
+    ("latency_s", "room", "concurrency"),
+    [
+        (0.0, 12, 5),  # an instant provider: a quarter second of 50/s, 5 at once
+        (0.002, 12 + 2, 5),
+        (0.3, 12 + 2 * 15, 30),  # 15 SMS at the provider at any time, twice over
+        (1.0, 12 + 2 * 50, 50),  # sends at once: at most a batch
+        (30.0, 12 + 2 * 100, 50),  # a provider slower than 2 s is failing: sized as for 2 s
+    ],
+)
+def test_with_a_rate_limit_room_and_sends_at_once_follow_the_provider_latency(
+    latency_s: float, room: int, concurrency: int
+) -> None:
+    config = ChannelConfig.from_settings(Settings(sms_rate_limit=50, rate_limit_margin_ms=0), "sms")
+
+    assert config.room_for(latency_s) == room
+    assert config.concurrency_for(latency_s) == concurrency
+
+
+def test_an_explicit_room_or_no_rate_limit_keeps_them_fixed() -> None:
+    fixed = ChannelConfig.from_settings(
+        Settings(sms_rate_limit=50, dispatch_max_in_flight=30), "sms"
+    )
+    unlimited = ChannelConfig.from_settings(Settings(sms_rate_limit=0), "sms")
+
+    assert (fixed.room_for(1.0), fixed.concurrency_for(1.0)) == (30, 5)
+    assert (unlimited.room_for(1.0), unlimited.concurrency_for(1.0)) == (50 * 20, 5)
+
+
+class SlowProvider:
+    """Takes "ok" messages after 50 ms; fails the others after 500 ms."""
+
+    name = "slow"
+
+    async def send(self, message: OutboundMessage) -> str:
+        if message.job_id.endswith("-ok"):
+            await asyncio.sleep(0.05)
+            return "m-" + message.job_id
+        await asyncio.sleep(0.5)
+        raise RetryableProviderError("timed out")
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_the_sender_learns_the_providers_latency_from_the_messages_it_took(
+    stores: tuple[JobStore, DeliveryStore], aredis: aioredis.Redis
+) -> None:
+    # Given a batch of six messages, three of which the provider takes in 50 ms and three it
+    # fails after 500 ms
+    jobs, delivery = stores
+    records = [dataclasses.replace(job("ws", n), id=f"ws-{n}-ok") for n in range(3)]
+    records += [dataclasses.replace(job("ws", n), id=f"ws-{n}-bad") for n in range(3)]
+    await jobs.create(records)
+    batch = await claim(delivery, now=time.time_ns() // 1_000_000, size=10)
+    config = ChannelConfig.from_settings(Settings(sms_rate_limit=50), "sms")
+    limiter = RateLimiter(aredis, KEYS, "sms", Limit(50))
+    sender = BatchSender(config, jobs, delivery, limiter, SlowProvider())
+
+    # When it sends them
+    outcomes = await sender.send_batch(batch.batch_id, [record.id for record in batch.jobs])
+
+    # Then its latency is that of the messages taken: failures (a timing-out provider) do not
+    # make it take more jobs
+    assert sorted(outcome.outcome.value for outcome in outcomes) == ["retry"] * 3 + ["sent"] * 3
+    assert 0.04 <= sender.provider_latency_s() < 0.15  # with the failures it would be ~0.27

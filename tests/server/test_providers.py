@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import hmac
 import time
@@ -25,6 +26,7 @@ from queue_services_server.providers.outbox import OutboxProvider
 from queue_services_server.providers.webhook import WebhookProvider, signature
 from queue_services_server.store.keys import KeySpace
 from tests.conftest import ADMIN_HEADERS
+from tests.faulty_provider import Answer, running_faulty_provider
 from tests.receiver import Received, Receiver, running_receiver
 
 SMS = OutboundMessage(
@@ -182,3 +184,21 @@ async def test_the_outbox_keeps_messages_for_the_api(
     [kept] = outbox["messages"]
     assert kept["jobId"] == "job-1"
     assert kept["payload"] == SMS.payload
+
+
+async def test_waiting_for_a_pooled_connection_is_not_a_provider_timeout() -> None:
+    # Given a provider answering in 0.4 s, and a 0.5 s timeout
+    slow = Answer(200, {"messageId": "m"}, delay_s=0.4)
+    with running_faulty_provider(lambda *_: slow) as endpoint:
+        provider = WebhookProvider(endpoint.url, timeout_s=0.5)
+        try:
+            # When 250 messages go at once: the client's 100 connections serve them in three
+            # waves, so the last waits 0.8 s for a connection
+            sends = [provider.send(dataclasses.replace(SMS, job_id=f"job-{n}")) for n in range(250)]
+            results = await asyncio.gather(*sends, return_exceptions=True)
+        finally:
+            await provider.aclose()
+
+    # Then every one was sent: only the provider's own answer time counts against the timeout
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    assert len(endpoint.requests) == 250

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from queue_services_server.settings import Settings
+
+#: Longest provider latency, in seconds, that sizing follows: a provider slower than this is
+#: failing, and more in flight would only pile up jobs behind it.
+MAX_ADAPTED_LATENCY_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -23,6 +28,37 @@ class ChannelConfig:
     lease_ms: int
     lookahead_ms: int
     max_in_flight: int
+    #: Size the room in flight and the sends at once from the provider's latency (a rate limit
+    #: is set and DISPATCH_MAX_IN_FLIGHT is not).
+    adapt_to_latency: bool = False
+
+    def room_for(self, latency_s: float) -> int:
+        """Most jobs taken and not yet finished, for a provider answering in `latency_s`.
+
+        Fixed (`max_in_flight`) unless adapting. Adapting, the room keeps a quarter second of
+        the rate for the jobs waiting for the rate limiter (what a newly due workspace may wait
+        behind) and adds the jobs at the provider (rate times latency) twice over: a job holds
+        its room until its whole batch is recorded, so with one share a slow provider leaves
+        the limiter idle between batches. Measured in `docs/delivery.md`.
+        """
+        if not self.adapt_to_latency:
+            return self.max_in_flight
+        return self.max_in_flight + 2 * self._at_provider(latency_s)
+
+    def concurrency_for(self, latency_s: float) -> int:
+        """Sends at once within a batch: `concurrency`, or, adapting, at least the provider's
+        share of the room (at most a batch). Only latency raises it: more sends waiting on the
+        limiter at once would let a big workspace's batch crowd out a small one's."""
+        if not self.adapt_to_latency:
+            return self.concurrency
+        return max(self.concurrency, min(2 * self._at_provider(latency_s), self.batch_size))
+
+    def _at_provider(self, latency_s: float) -> int:
+        # Little's law: jobs at the provider = rate x latency.
+        return math.ceil(self._rate_per_s() * min(latency_s, MAX_ADAPTED_LATENCY_S))
+
+    def _rate_per_s(self) -> float:
+        return self.rate_limit * 1000 / self.window_ms
 
     @classmethod
     def from_settings(cls, settings: Settings, channel: str) -> ChannelConfig:
@@ -51,4 +87,5 @@ class ChannelConfig:
             lease_ms=int(settings.lease_s * 1000),
             lookahead_ms=settings.dispatch_lookahead_ms,
             max_in_flight=max_in_flight,
+            adapt_to_latency=rate > 0 and settings.dispatch_max_in_flight is None,
         )

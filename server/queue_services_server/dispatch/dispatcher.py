@@ -38,10 +38,17 @@ def now_ms() -> int:
 class Dispatcher:
     """Claims due batches of one channel and enqueues them for sending."""
 
-    def __init__(self, store: DeliveryStore, config: ChannelConfig, enqueue: Enqueue) -> None:
+    def __init__(
+        self,
+        store: DeliveryStore,
+        config: ChannelConfig,
+        enqueue: Enqueue,
+        provider_latency_s: Callable[[], float] = lambda: 0.0,
+    ) -> None:
         self._store = store
         self._config = config
         self._enqueue = enqueue
+        self._provider_latency_s = provider_latency_s
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -77,7 +84,7 @@ class Dispatcher:
             now_ms=now,
             lookahead_ms=config.lookahead_ms,
             batch_size=config.batch_size,
-            max_in_flight=config.max_in_flight,
+            max_in_flight=config.room_for(self._provider_latency_s()),
             lease_ms=config.lease_ms,
         )
         if claim.jobs:

@@ -35,6 +35,9 @@ logger = logging.getLogger("queue_services_server.sender")
 
 ResultT = TypeVar("ResultT")
 
+#: Weight of each new sample in the provider's mean latency.
+LATENCY_WEIGHT = 0.05
+
 #: Seconds a channel is held back after a provider's 429 that gave no Retry-After.
 DEFAULT_RATE_HOLD_S = 1.0
 
@@ -65,6 +68,10 @@ class BatchSender:
         self._provider = provider
         #: Rate-limiter waits of each batch being sent, for its metrics.
         self._waits: dict[str, int] = {}
+        #: The provider's answer time for a sent message, seconds, averaged (failures are left
+        #: out: a timing-out provider must not make us take more jobs).
+        self.latency_s = 0.0
+        self._latency_samples = 0
 
     async def send_batch(self, batch_id: str, job_ids: Sequence[str]) -> list[JobOutcome]:
         """Send the jobs of `batch_id` that are still its own; returns their outcomes."""
@@ -83,7 +90,7 @@ class BatchSender:
         ]
         if not mine:
             return []
-        semaphore = asyncio.Semaphore(self._config.concurrency)
+        semaphore = asyncio.Semaphore(self._config.concurrency_for(self.latency_s))
 
         async def send_one(record: JobRecord) -> JobOutcome:
             async with semaphore:
@@ -131,7 +138,9 @@ class BatchSender:
         try:
             async with self._limiter.slot(record.workspace_id) as waited:
                 self._waits[batch_id] += waited
+                called = time.monotonic()
                 provider_id = await self._provider.send(message)
+                self._observe_latency(time.monotonic() - called)
         except RetryableProviderError as exc:
             if exc.rate_limited:
                 await self._hold_channel(exc.retry_after)
@@ -146,6 +155,16 @@ class BatchSender:
             logger.exception("provider %s failed on job %s", self._provider.name, record.id)
             return self._retry_or_fail(record, attempt, f"unexpected error: {exc!r}", None, False)
         return JobOutcome(record.id, Outcome.SENT, provider_id)
+
+    def provider_latency_s(self) -> float:
+        """The provider's mean answer time for messages it took, seconds (0 before any)."""
+        return self.latency_s
+
+    def _observe_latency(self, seconds: float) -> None:
+        # An exponentially weighted mean, the first samples weighing more so it settles fast.
+        self._latency_samples += 1
+        weight = max(LATENCY_WEIGHT, 1 / self._latency_samples)
+        self.latency_s += weight * (seconds - self.latency_s)
 
     def _retry_or_fail(
         self,

@@ -1,8 +1,17 @@
-"""Reading a provider's HTTP answer with a size cap, so a hostile endpoint cannot fill memory."""
+"""HTTP helpers of the providers: their timeouts, and reading an answer with a size cap, so a
+hostile endpoint cannot fill memory."""
 
 from __future__ import annotations
 
 import httpx
+
+
+def provider_timeout(timeout_s: float) -> httpx.Timeout:
+    """Connect, write and read timeouts of a provider call, and no limit on waiting for one of
+    the client's pooled connections: that wait is ours, not the provider's, and must not use up
+    an attempt (many sends at once to a slow provider queue for the 100 connections)."""
+    return httpx.Timeout(timeout_s, pool=None)
+
 
 #: Most bytes of an answer read; the rest is ignored.
 MAX_ANSWER_BYTES = 64 * 1024

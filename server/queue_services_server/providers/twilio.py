@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
-from queue_services_server.providers._http import read_capped
+from queue_services_server.providers._http import provider_timeout, read_capped
 from queue_services_server.providers.base import (
     OutboundMessage,
     PermanentProviderError,
@@ -52,7 +52,9 @@ class TwilioProvider:
         self._accounts = dict(accounts)
         self._default = default
         self._base_url = base_url.rstrip("/")
-        self._client = http_client or httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        self._client = http_client or httpx.AsyncClient(
+            timeout=provider_timeout(timeout_s), follow_redirects=False
+        )
         self._owns_client = http_client is None
 
     def _account(self, workspace_id: str) -> TwilioAccount:

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
-from queue_services_server.providers._http import read_capped
+from queue_services_server.providers._http import provider_timeout, read_capped
 from queue_services_server.providers.base import (
     OutboundMessage,
     PermanentProviderError,
@@ -68,7 +68,9 @@ class WebhookProvider:
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._secret = secret.encode() if secret else None
-        self._client = http_client or httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        self._client = http_client or httpx.AsyncClient(
+            timeout=provider_timeout(timeout_s), follow_redirects=False
+        )
         self._owns_client = http_client is None
 
     async def send(self, message: OutboundMessage) -> str:

@@ -15,6 +15,10 @@ from redis.backoff import NoBackoff
 SOCKET_TIMEOUT_S = 5.0
 
 
+#: Connections per client (per API or worker process).
+MAX_CONNECTIONS = 100
+
+
 class StoreUnavailableError(Exception):
     """Raised when Redis cannot be reached or cannot serve the request right now."""
 
@@ -29,14 +33,19 @@ def connect(url: str) -> aioredis.Redis:
     its jobs to their lease. Timeouts are not retried, so a hung Redis still answers 503 within
     `SOCKET_TIMEOUT_S`.
     """
-    return aioredis.Redis.from_url(
+    pool = aioredis.BlockingConnectionPool.from_url(
         url,
+        # A burst of work waits for a free connection (up to SOCKET_TIMEOUT_S) rather than
+        # failing at once with "Too many connections", which a sender would count as an attempt.
+        max_connections=MAX_CONNECTIONS,
+        timeout=SOCKET_TIMEOUT_S,
         socket_timeout=SOCKET_TIMEOUT_S,
         socket_connect_timeout=SOCKET_TIMEOUT_S,
         health_check_interval=30,
         retry=Retry(NoBackoff(), 1),
         retry_on_error=[redis.exceptions.ConnectionError],
     )
+    return aioredis.Redis.from_pool(pool)
 
 
 @contextmanager
