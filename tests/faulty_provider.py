@@ -156,7 +156,8 @@ def running_faulty_provider(
             writer.close()
 
     async def serve() -> asyncio.Server:
-        server = await asyncio.start_server(handle, host, port)
+        # A deep accept queue: a burst of connections must not wait for a SYN retry (1 s).
+        server = await asyncio.start_server(handle, host, port, backlog=1024)
         ready.set()
         return server
 

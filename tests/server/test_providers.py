@@ -47,7 +47,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 async def webhook(receiver: Receiver) -> AsyncIterator[WebhookProvider]:
-    provider = WebhookProvider(receiver.url, secret="s3cret", timeout_s=1.0)
+    provider = WebhookProvider(receiver.url, secret="s3cret", timeout_s=2.0)
     yield provider
     await provider.aclose()
 
@@ -127,7 +127,7 @@ async def test_a_5xx_saying_rate_limit_counts_as_a_rate_limit(
 
 
 async def test_an_unreachable_receiver_is_retryable() -> None:
-    provider = WebhookProvider(f"http://127.0.0.1:{free_port()}", timeout_s=1.0)
+    provider = WebhookProvider(f"http://127.0.0.1:{free_port()}", timeout_s=2.0)
     try:
         with pytest.raises(RetryableProviderError, match="unreachable"):
             await provider.send(SMS)
@@ -187,18 +187,18 @@ async def test_the_outbox_keeps_messages_for_the_api(
 
 
 async def test_waiting_for_a_pooled_connection_is_not_a_provider_timeout() -> None:
-    # Given a provider answering in 0.4 s, and a 0.5 s timeout
-    slow = Answer(200, {"messageId": "m"}, delay_s=0.4)
+    # Given a provider answering in 0.5 s, and a 2 s timeout (room for a loaded machine)
+    slow = Answer(200, {"messageId": "m"}, delay_s=0.5)
     with running_faulty_provider(lambda *_: slow) as endpoint:
-        provider = WebhookProvider(endpoint.url, timeout_s=0.5)
+        provider = WebhookProvider(endpoint.url, timeout_s=2.0)
         try:
-            # When 250 messages go at once: the client's 100 connections serve them in three
-            # waves, so the last waits 0.8 s for a connection
-            sends = [provider.send(dataclasses.replace(SMS, job_id=f"job-{n}")) for n in range(250)]
+            # When 600 messages go at once: the client's 100 connections serve them in six
+            # waves, so the last waits 2.5 s or more for a connection
+            sends = [provider.send(dataclasses.replace(SMS, job_id=f"job-{n}")) for n in range(600)]
             results = await asyncio.gather(*sends, return_exceptions=True)
         finally:
             await provider.aclose()
 
     # Then every one was sent: only the provider's own answer time counts against the timeout
     assert [r for r in results if isinstance(r, BaseException)] == []
-    assert len(endpoint.requests) == 250
+    assert len(endpoint.requests) == 600
