@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
-import redis as redis_lib
+from queue_services_server.store.connection import connect_sync
 
 #: The webhook secret of workers made by `delivery_env`.
 WEBHOOK_SECRET = "webhook-secret"
@@ -56,7 +56,7 @@ def start_worker(
         env=dict(env),
         start_new_session=True,
     )
-    client = redis_lib.Redis.from_url(env["REDIS_URL"])
+    client = connect_sync(env["REDIS_URL"])
     deadline = time.monotonic() + 30
     try:
         # Each booted worker process registers a Dramatiq heartbeat.

@@ -16,6 +16,7 @@ from dramatiq.middleware import AsyncIO, Middleware
 
 from queue_services_server import logs
 from queue_services_server.settings import Settings
+from queue_services_server.store.connection import connect_sync
 
 logger = logging.getLogger("queue_services_server.worker")
 
@@ -58,7 +59,7 @@ def setup_broker(settings: Settings) -> RedisBroker:
         settings.log_level, settings.log_format, mask_personal_data=settings.log_mask_personal_data
     )
     broker = RedisBroker(  # type: ignore[no-untyped-call]
-        url=settings.redis_url,
+        client=connect_sync(settings.redis_url or "", timeout_s=None),
         namespace=f"{settings.redis_prefix}:dramatiq",
     )
     broker.add_middleware(AsyncIO())

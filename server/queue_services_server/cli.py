@@ -332,7 +332,7 @@ def dev(settings: Settings, *, no_worker: bool = False) -> int:
         where = "from REDIS_URL"
         if not redis_is_safe(settings, "dev"):
             return 2
-    from queue_services_server.store.connection import StoreUnavailableError
+    from queue_services_server.store.connection import StoreUnavailableError, redacted
 
     try:
         admin_key = dev_admin_key(settings)
@@ -342,8 +342,9 @@ def dev(settings: Settings, *, no_worker: bool = False) -> int:
             embedded.stop()
         return 1
     address = f"http://{settings.host}:{settings.port}"
+    redis_shown = redacted(settings.redis_url or "")
     print(
-        f"queue-services dev: API on {address}  (Redis {settings.redis_url}, {where})\n"
+        f"queue-services dev: API on {address}  (Redis {redis_shown}, {where})\n"
         f"queue-services dev: admin API key (kept in {settings.data_dir / 'dev-admin-key'}):\n"
         f"    export QUEUE_SERVICES_API_KEY={admin_key}\n"
         f"queue-services dev: board at {address}/admin/queues (log in with that key), "

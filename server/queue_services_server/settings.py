@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from queue_services_server.store.connection import REDIS_SCHEMES, parse_sentinel_url
 
 ProviderName = Literal["webhook", "twilio", "smtp", "outbox", "null"]
 
@@ -24,13 +26,29 @@ class Settings(BaseSettings):
     Field names are the environment variable names, upper-cased (`redis_url` is `REDIS_URL`).
     """
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # Inputs are kept out of error messages: a bad REDIS_URL or key may hold a password.
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     redis_url: str | None = Field(
         default=None,
-        description="Redis to use, e.g. redis://127.0.0.1:6379/0. `queue-services dev` starts "
-        "its own when unset; `serve` requires it.",
+        description="Redis to use, e.g. redis://127.0.0.1:6379/0, or a primary found through "
+        "Sentinel: redis+sentinel://[[user]:password@]host:26379[,host:26379...]/service[/db]. "
+        "`queue-services dev` starts its own when unset; `serve` requires it.",
     )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _a_redis_url(cls, url: str | None) -> str | None:
+        # A wrong URL is refused at start, with the forms that work, not at the first request.
+        if url is not None:
+            scheme = url.partition("://")[0]
+            if scheme not in REDIS_SCHEMES:
+                raise ValueError(f"a Redis URL starts with {', '.join(REDIS_SCHEMES)}://")
+            parse_sentinel_url(url)
+        return url
+
     redis_allow_eviction: bool = Field(
         default=False,
         description="Start even when Redis's maxmemory-policy can evict keys (jobs would vanish "

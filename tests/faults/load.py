@@ -1,16 +1,19 @@
 """Client load for fault tests: SDK clients in threads scheduling SMS until told to stop, keeping
-every acknowledgement they got (the promise under test is about acknowledged jobs)."""
+every acknowledgement they got (the promise under test is about acknowledged jobs); and waiting
+for those jobs to reach the provider."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import httpx
 
 from queue_services import QueueService, QueueServiceError
 from tests.api_process import API_KEY
+from tests.receiver import Receiver
 
 
 @dataclass
@@ -96,3 +99,18 @@ class ClientLoad:
                     self.acknowledged.append(
                         Acknowledged(contact_id, result.job_id, time.monotonic())
                     )
+
+
+def delivered_ids(receiver: Receiver) -> Counter[str]:
+    """How many times each job reached the receiver (by its idempotency key)."""
+    return Counter(r.headers["idempotency-key"] for r in receiver.sent())
+
+
+def wait_delivered(receiver: Receiver, job_ids: set[str], timeout_s: float) -> set[str]:
+    """Wait until every job of `job_ids` reached the receiver; returns the ones that did not."""
+    deadline = time.monotonic() + timeout_s
+    missing = job_ids - set(delivered_ids(receiver))
+    while missing and time.monotonic() < deadline:
+        time.sleep(0.2)
+        missing = job_ids - set(delivered_ids(receiver))
+    return missing

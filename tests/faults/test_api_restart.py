@@ -5,21 +5,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
 from queue_services_server.dev import EmbeddedRedis
 from tests.api_process import ApiProcess
 from tests.faults.load import ClientLoad
-from tests.receiver import Receiver, running_receiver
+from tests.receiver import Receiver
 from tests.workers import delivery_env, running_worker
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 @pytest.mark.parametrize("kill", [False, True], ids=["sigterm", "sigkill"])

@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,15 +15,9 @@ import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
 from tests.api_process import API_HEADERS, ApiProcess
-from tests.faults.load import ClientLoad
-from tests.receiver import Receiver, running_receiver
+from tests.faults.load import ClientLoad, wait_delivered
+from tests.receiver import Receiver
 from tests.workers import delivery_env, running_worker
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 def probe_while_away(url: str) -> list[tuple[int, float]]:
@@ -43,20 +35,6 @@ def probe_while_away(url: str) -> list[tuple[int, float]]:
         started = time.monotonic()
         answers.append((http.get("/ready").status_code, time.monotonic() - started))
     return answers
-
-
-def delivered_ids(receiver: Receiver) -> Counter[str]:
-    return Counter(r.headers["idempotency-key"] for r in receiver.sent())
-
-
-def wait_delivered(receiver: Receiver, job_ids: set[str], timeout_s: float) -> set[str]:
-    """Wait until every job of `job_ids` reached the receiver; returns the ones that did not."""
-    deadline = time.monotonic() + timeout_s
-    missing = job_ids - set(delivered_ids(receiver))
-    while missing and time.monotonic() < deadline:
-        time.sleep(0.2)
-        missing = job_ids - set(delivered_ids(receiver))
-    return missing
 
 
 @pytest.mark.parametrize("how", ["shutdown", "kill -9"])

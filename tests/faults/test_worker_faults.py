@@ -7,7 +7,6 @@ import random
 import subprocess
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,17 +14,11 @@ import pytest
 import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
-from tests.receiver import Receiver, running_receiver
+from tests.receiver import Receiver
 from tests.workers import delivery_env, start_worker, stop_worker, worker_env
 
 BROADCAST = 5_000
 WORKSPACES = 10
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with running_receiver() as running:
-        yield running
 
 
 def broadcast(http: httpx.Client, count: int) -> dict[str, str]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import redis as redis_lib
 import redis.exceptions
+
+from queue_services_server.store.connection import connect_sync
 
 
 class UnsafeRedisError(Exception):
@@ -36,9 +37,7 @@ def check_redis(url: str, *, allow_eviction: bool, timeout_s: float = 5.0) -> Re
         UnsafeRedisError: its eviction policy is not ``noeviction`` and `allow_eviction` is false.
         redis.exceptions.ConnectionError: it cannot be reached (the caller decides what that means).
     """
-    client = redis_lib.Redis.from_url(
-        url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-    )
+    client = connect_sync(url, timeout_s=timeout_s)
     try:
         memory = client.info("memory")
         persistence = client.info("persistence")
