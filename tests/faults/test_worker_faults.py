@@ -3,7 +3,9 @@ twice only if a worker died with it in flight, under the same idempotency key bo
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 import subprocess
 import time
 from collections import Counter, defaultdict
@@ -15,7 +17,7 @@ import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
 from tests.receiver import Receiver
-from tests.workers import delivery_env, start_worker, stop_worker, worker_env
+from tests.workers import delivery_env, running_worker, start_worker, stop_worker, worker_env
 
 BROADCAST = 5_000
 WORKSPACES = 10
@@ -156,3 +158,29 @@ def test_a_worker_whose_redis_is_gone_still_stops_on_sigterm(tmp_path: Path) -> 
     assert worker.returncode == 0, (
         f"exit {worker.returncode} after {time.monotonic() - started:.1f} s"
     )
+
+
+def test_a_worker_stopped_by_a_group_wide_sigterm_finishes_its_batches_and_exits(
+    http: httpx.Client, redis_server: EmbeddedRedis, redis: redis_lib.Redis, receiver: Receiver
+) -> None:
+    # Given a worker sending a broadcast at 200/s
+    contact_of = broadcast(http, 1_000)
+    worker = start_worker(delivery_env(redis_server.url, receiver.url, sms_rate_limit=200))
+    time.sleep(1.0)
+
+    # When SIGTERM goes to its whole process group (systemd's default, `kill -- -PGID`): each
+    # worker process gets it twice, directly and forwarded by Dramatiq's main process
+    os.killpg(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(60)
+    except subprocess.TimeoutExpired:
+        stop_worker(worker, kill=True)
+        pytest.fail("the worker did not exit within 60 s of a group-wide SIGTERM")
+
+    # Then it exited cleanly, and what it took was sent once; a new worker sends the rest
+    assert worker.returncode == 0
+    with running_worker(delivery_env(redis_server.url, receiver.url, sms_rate_limit=500)):
+        assert all_completed(redis, set(contact_of), timeout_s=60)
+    delivered = Counter(r.headers["idempotency-key"] for r in receiver.sent())
+    assert set(delivered) == set(contact_of)
+    assert max(delivered.values()) == 1
