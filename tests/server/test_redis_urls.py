@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import pydantic
 import pytest
+import redis.exceptions
 
+from queue_services_server.dev import free_port
 from queue_services_server.settings import Settings
 from queue_services_server.store.connection import (
     SentinelTarget,
+    connect,
+    connect_sync,
     parse_sentinel_url,
     redacted,
 )
@@ -71,3 +77,30 @@ def test_a_wrong_redis_url_is_refused_at_start_without_showing_it(url: str) -> N
 )
 def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
     assert redacted(url) == shown
+
+
+def _gone_sentinels_url() -> str:
+    # Two ports nothing listens on: every sentinel refuses the connection.
+    return f"redis+sentinel://127.0.0.1:{free_port()},127.0.0.1:{free_port()}/queue"
+
+
+def test_asking_sentinels_that_are_all_gone_fails_at_once() -> None:
+    # Given sentinels that are all gone, when a sync client asks them for the primary
+    client = connect_sync(_gone_sentinels_url())
+    started = time.monotonic()
+    with pytest.raises(redis.exceptions.ConnectionError):
+        client.ping()
+
+    # Then it gives up after one try per sentinel, not after redis-py's retries with backoff
+    # (17 s measured without the fix), which kept a stopping worker waiting for minutes
+    assert time.monotonic() - started < 5
+
+
+async def test_asking_gone_sentinels_from_asyncio_fails_at_once() -> None:
+    client = connect(_gone_sentinels_url())
+    started = time.monotonic()
+    with pytest.raises(redis.exceptions.ConnectionError):
+        await client.ping()
+    await client.aclose()
+
+    assert time.monotonic() - started < 5

@@ -142,7 +142,10 @@ def connect(url: str) -> aioredis.Redis:
     if target is None:
         return aioredis.Redis.from_pool(aioredis.BlockingConnectionPool.from_url(url, **options))
     sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-        list(target.sentinels), sentinel_kwargs=_options(SOCKET_TIMEOUT_S)
+        list(target.sentinels),
+        # One try per sentinel: asking the next one is the retry. redis-py's default retries
+        # with backoff made a worker whose sentinels were gone take minutes to stop.
+        sentinel_kwargs={**_options(SOCKET_TIMEOUT_S), "retry": Retry(NoBackoff(), 0)},
     )
     client: aioredis.Redis = sentinel.master_for(
         target.service,
@@ -164,7 +167,11 @@ def connect_sync(url: str, *, timeout_s: float | None = SOCKET_TIMEOUT_S) -> red
     if target is None:
         return redis.Redis.from_url(url, **_options(timeout_s), **retry)
     sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-        list(target.sentinels), sentinel_kwargs=_options(timeout_s or SOCKET_TIMEOUT_S)
+        list(target.sentinels),
+        sentinel_kwargs={
+            **_options(timeout_s or SOCKET_TIMEOUT_S),
+            "retry": SyncRetry(NoBackoff(), 0),
+        },
     )
     client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
         target.service, **_credentials(target), **_options(timeout_s), **retry
