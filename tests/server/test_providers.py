@@ -187,13 +187,14 @@ async def test_the_outbox_keeps_messages_for_the_api(
 
 
 async def test_waiting_for_a_pooled_connection_is_not_a_provider_timeout() -> None:
-    # Given a provider answering in 0.5 s, and a 2 s timeout (room for a loaded machine)
-    slow = Answer(200, {"messageId": "m"}, delay_s=0.5)
+    # Given a provider answering in 1 s, and a 4 s timeout: 3 s of room for a loaded machine
+    # (with 1.5 s of room, 4 of 600 timed out once in a full run on two busy cores)
+    slow = Answer(200, {"messageId": "m"}, delay_s=1.0)
     with running_faulty_provider(lambda *_: slow) as endpoint:
-        provider = WebhookProvider(endpoint.url, timeout_s=2.0)
+        provider = WebhookProvider(endpoint.url, timeout_s=4.0)
         try:
             # When 600 messages go at once: the client's 100 connections serve them in six
-            # waves, so the last waits 2.5 s or more for a connection
+            # waves, so the last waits 5 s or more for a connection, past the timeout
             sends = [provider.send(dataclasses.replace(SMS, job_id=f"job-{n}")) for n in range(600)]
             results = await asyncio.gather(*sends, return_exceptions=True)
         finally:
