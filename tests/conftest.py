@@ -15,7 +15,7 @@ import redis as redis_lib
 import redis.asyncio as aioredis
 import uvicorn
 
-from queue_services_server.app import create_app
+from queue_services_server.api.app import create_app
 from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.settings import Settings
 

@@ -96,7 +96,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _run_api(settings: Settings) -> None:
     import uvicorn
 
-    from queue_services_server.app import create_app
+    from queue_services_server.api.app import create_app
 
     config = uvicorn.Config(
         create_app(settings),
@@ -152,13 +152,13 @@ def serve(settings: Settings) -> int:
 
 def worker_command(settings: Settings) -> list[str]:
     """The Dramatiq command line that runs the delivery workers for `settings`."""
-    from queue_services_server.broker import QUEUES
+    from queue_services_server.delivery.config import QUEUES
 
     return [
         sys.executable,
         "-m",
         "dramatiq",
-        "queue_services_server.worker",
+        "queue_services_server.delivery.worker:broker",
         "--processes",
         str(settings.worker_processes),
         "--threads",
@@ -184,7 +184,10 @@ def worker_environment(settings: Settings) -> dict[str, str]:
 
 def worker(settings: Settings) -> int:
     """Run the delivery workers until stopped (SIGTERM finishes the batches in flight)."""
-    from queue_services_server.providers.factory import ProviderConfigError, check_provider_settings
+    from queue_services_server.delivery.providers.factory import (
+        ProviderConfigError,
+        check_provider_settings,
+    )
 
     if not settings.redis_url:
         print(
@@ -213,7 +216,7 @@ def keys(settings: Settings, args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from queue_services_server.schemas import KeyCreateRequest
+    from queue_services_server.api.schemas import KeyCreateRequest
     from queue_services_server.store.api_keys import ApiKeyStore
     from queue_services_server.store.connection import StoreUnavailableError, connect
     from queue_services_server.store.keys import KeySpace
@@ -353,7 +356,7 @@ def dev(settings: Settings, *, no_worker: bool = False) -> int:
     )
     worker_process = None
     if not no_worker:
-        from queue_services_server.providers.factory import (
+        from queue_services_server.delivery.providers.factory import (
             ProviderConfigError,
             check_provider_settings,
         )

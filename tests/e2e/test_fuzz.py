@@ -37,10 +37,10 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import ignored_auth, negative_data_rejection
 
-from queue_services_server.openapi import build_openapi
-from queue_services_server.schemas import MAX_METADATA_DEPTH, _depth
+from queue_services_server.api.openapi import build_openapi
+from queue_services_server.api.schemas import MAX_METADATA_DEPTH, _depth
+from queue_services_server.api.sms_encoding import segments
 from queue_services_server.settings import Settings
-from queue_services_server.sms_encoding import segments
 from tests.conftest import ADMIN_HEADERS
 
 FUZZ_EXAMPLES = int(os.environ.get("QUEUE_SERVICES_FUZZ_EXAMPLES", "150"))

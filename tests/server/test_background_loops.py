@@ -7,9 +7,9 @@ import asyncio
 import time
 from pathlib import Path
 
-from queue_services_server.callbacks import GROUP, CallbackSender
+from queue_services_server.delivery.callbacks import GROUP, CallbackSender
+from queue_services_server.delivery.retention import RetentionSweeper
 from queue_services_server.dev import EmbeddedRedis, free_port
-from queue_services_server.retention import RetentionSweeper
 from queue_services_server.store.connection import connect
 from queue_services_server.store.keys import KeySpace
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from queue_services_server.app import create_app
+from queue_services_server.api.app import create_app
 from queue_services_server.cli import _parser
 from queue_services_server.settings import Settings
 from tests.conftest import PRODUCT_VARIABLES

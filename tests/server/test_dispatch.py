@@ -14,12 +14,12 @@ import pytest
 import redis as redis_lib
 import redis.asyncio as aioredis
 
+from queue_services_server.delivery.config import ChannelConfig
+from queue_services_server.delivery.dispatch import Dispatcher
+from queue_services_server.delivery.providers.base import OutboundMessage, RetryableProviderError
+from queue_services_server.delivery.rate_limiter import Limit, RateLimiter
+from queue_services_server.delivery.sender import BatchSender
 from queue_services_server.dev import EmbeddedRedis
-from queue_services_server.dispatch.config import ChannelConfig
-from queue_services_server.dispatch.dispatcher import Dispatcher
-from queue_services_server.dispatch.sender import BatchSender
-from queue_services_server.providers.base import OutboundMessage, RetryableProviderError
-from queue_services_server.rate_limiter import Limit, RateLimiter
 from queue_services_server.settings import Settings
 from queue_services_server.store.delivery import DeliveryStore, JobOutcome, Outcome
 from queue_services_server.store.jobs import JobStore

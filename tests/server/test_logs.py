@@ -10,8 +10,7 @@ import sys
 
 import pytest
 
-from queue_services_server.logs import JsonFormatter, MaskingFilter
-from queue_services_server.masking import mask
+from queue_services_server.logs import JsonFormatter, MaskingFilter, mask
 
 
 @pytest.mark.parametrize(

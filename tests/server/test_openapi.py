@@ -7,7 +7,7 @@ import re
 import httpx
 from starlette.routing import Route
 
-from queue_services_server.app import create_app
+from queue_services_server.api.app import create_app
 from queue_services_server.settings import Settings
 
 

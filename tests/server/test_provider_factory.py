@@ -6,7 +6,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from queue_services_server.cli import main
-from queue_services_server.providers.factory import (
+from queue_services_server.delivery.providers.factory import (
     ProviderConfigError,
     build_provider,
     check_provider_settings,

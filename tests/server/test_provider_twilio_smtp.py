@@ -22,14 +22,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from queue_services_server.dev import free_port
-from queue_services_server.providers.base import (
+from queue_services_server.delivery.providers.base import (
     OutboundMessage,
     PermanentProviderError,
     RetryableProviderError,
 )
-from queue_services_server.providers.smtp import SmtpConfig, SmtpProvider
-from queue_services_server.providers.twilio import TwilioAccount, TwilioProvider
+from queue_services_server.delivery.providers.smtp import SmtpConfig, SmtpProvider
+from queue_services_server.delivery.providers.twilio import TwilioAccount, TwilioProvider
+from queue_services_server.dev import free_port
 
 SMS = OutboundMessage(
     "job-7", "sms", "ws-1", "c-1", {"phoneNumber": "+14155550123", "message": "Hi"}

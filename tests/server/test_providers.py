@@ -15,15 +15,15 @@ import pytest
 import redis as redis_lib
 import redis.asyncio as aioredis
 
-from queue_services_server.dev import EmbeddedRedis, free_port
-from queue_services_server.providers.base import (
+from queue_services_server.delivery.providers.base import (
     OutboundMessage,
     PermanentProviderError,
     RetryableProviderError,
     is_rate_limit_text,
 )
-from queue_services_server.providers.outbox import OutboxProvider
-from queue_services_server.providers.webhook import WebhookProvider, signature
+from queue_services_server.delivery.providers.outbox import OutboxProvider
+from queue_services_server.delivery.providers.webhook import WebhookProvider, signature
+from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.store.keys import KeySpace
 from tests.conftest import ADMIN_HEADERS
 from tests.faulty_provider import Answer, running_faulty_provider

@@ -8,7 +8,7 @@ import time
 import redis as redis_lib
 import redis.asyncio as aioredis
 
-from queue_services_server.rate_limiter import Limit, RateLimiter
+from queue_services_server.delivery.rate_limiter import Limit, RateLimiter
 from queue_services_server.store.keys import KeySpace
 from tests.receiver import max_per_window
 

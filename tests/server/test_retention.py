@@ -9,7 +9,7 @@ import pytest
 import redis as redis_lib
 import redis.asyncio as aioredis
 
-from queue_services_server.retention import RetentionSweeper
+from queue_services_server.delivery.retention import RetentionSweeper
 from queue_services_server.store.delivery import DeliveryStore, JobOutcome, Outcome
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from queue_services_server.sms_encoding import segments
+from queue_services_server.api.sms_encoding import segments
 
 
 @pytest.mark.parametrize(

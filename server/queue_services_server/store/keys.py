@@ -187,3 +187,15 @@ class KeySpace:
     def api_rate(self, key_id: str) -> str:
         """Requests made with one key in the current rate window."""
         return f"{self.prefix}:api-rate:{key_id}"
+
+    def retention_sweep(self) -> str:
+        """The token of the worker that runs this minute's retention sweep."""
+        return f"{self.prefix}:retention-sweep"
+
+    def broker_namespace(self) -> str:
+        """The prefix of Dramatiq's own keys (its RedisBroker's ``namespace``)."""
+        return f"{self.prefix}:dramatiq"
+
+    def broker_heartbeats(self) -> str:
+        """Dramatiq's register of live worker processes (a zset of heartbeats)."""
+        return f"{self.broker_namespace()}:__heartbeats__"

@@ -1,0 +1,1 @@
+"""The HTTP layer: the Starlette app, authentication, validation, the routes and the board."""

@@ -1,0 +1,434 @@
+"""The board's pages and actions, served at /admin/queues.
+
+Access: with an admin key configured, an operator logs in with it once and gets a signed,
+HttpOnly, SameSite=Strict session cookie; every action is a POST form carrying the session's
+CSRF token. Without an admin key (development) the board is open, like the API, and says so.
+Every page is HTML rendered on the server with its CSS served by the app: no script, no CDN.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.applications import Starlette
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from queue_services_server.api import intake
+from queue_services_server.api.board.charts import bucketed, line_chart
+from queue_services_server.api.routes.jobs import job_answer
+from queue_services_server.logs import mask
+from queue_services_server.settings import Settings
+from queue_services_server.store.api_keys import BOOTSTRAP_KEY_ID, ApiKeyStore
+from queue_services_server.store.jobs import CancelOutcome, JobStore
+from queue_services_server.store.metrics import SERIES_BUCKET_S, MetricsStore
+from queue_services_server.store.operations import ActionOutcome, OperatorStore
+from queue_services_server.store.records import CHANNELS, JobRecord
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+#: The board's state names in URLs, and the job status each lists.
+STATES = {
+    "scheduled": "SCHEDULED",
+    "processing": "PROCESSING",
+    "completed": "COMPLETED",
+    "failed": "FAILED",
+    "cancelled": "CANCELLED",
+}
+
+#: Jobs per page.
+PAGE_SIZE = 50
+
+#: Minutes of history in the charts.
+CHART_MINUTES = 30
+
+#: Seconds a board session lasts.
+SESSION_S = 8 * 3600
+
+SECURITY_HEADERS = {
+    "content-security-policy": (
+        "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "cache-control": "no-store",
+}
+
+
+class SecurityHeaders:
+    """Adds the board's security headers to every answer."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] += [
+                    (k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def _stores(request: Request) -> tuple[JobStore, OperatorStore, MetricsStore]:
+    return request.state.store, request.state.operator, request.state.metrics
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.state.settings
+    return settings
+
+
+def _logged_in(request: Request) -> bool:
+    # Set by `check_session` for this request: a session of a revoked key is not logged in.
+    return bool(request.scope.get("board_logged_in"))
+
+
+async def _check_session(request: Request) -> None:
+    """Whether the session's admin key still exists (revoking a key ends its board sessions)."""
+    key_id = request.session.get("key")
+    logged_in = False
+    if key_id == BOOTSTRAP_KEY_ID:
+        logged_in = _settings(request).admin_key is not None
+    elif isinstance(key_id, str):
+        store: ApiKeyStore = request.state.api_keys
+        logged_in = await store.is_admin(key_id)
+    if not logged_in and key_id is not None:
+        request.session.clear()
+    request.scope["board_logged_in"] = logged_in
+
+
+def _csrf(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+async def _checked_form(request: Request) -> FormData:
+    """The POSTed form, after checking the operator is logged in and the CSRF token matches."""
+    if not _logged_in(request):
+        raise HTTPException(401, "log in first")
+    form = await request.form()
+    sent = str(form.get("csrf", ""))
+    if not hmac.compare_digest(sent.encode(), _csrf(request).encode()):
+        raise HTTPException(403, "this form has expired; reload the page and try again")
+    return form
+
+
+def _render(request: Request, template: str, **context: Any) -> Response:
+    context.update(
+        request=request,
+        csrf=_csrf(request),
+        logged_in=_logged_in(request),
+        notice=request.query_params.get("notice"),
+        channels=CHANNELS,
+        states=STATES,
+    )
+    return templates.TemplateResponse(request, template, context)
+
+
+def _back(request: Request, path: str, notice: str) -> RedirectResponse:
+    return RedirectResponse(
+        f"{request.scope.get('root_path', '')}{path}?{urlencode({'notice': notice})}", 303
+    )
+
+
+def _login_required(request: Request) -> RedirectResponse | None:
+    if _logged_in(request):
+        return None
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/login", 303)
+
+
+# ---- pages -------------------------------------------------------------------------------------
+
+
+async def login_page(request: Request) -> Response:
+    return _render(request, "login.html", error=None)
+
+
+async def login(request: Request) -> Response:
+    admin_key = _settings(request).admin_key
+    form = await request.form()
+    token = str(form.get("key", "")).strip()
+    store: ApiKeyStore = request.state.api_keys
+    result = await store.authenticate(
+        token,
+        bootstrap_key=admin_key.get_secret_value() if admin_key is not None else None,
+        limit=0,
+        window_ms=1000,
+    )
+    if result.key is None or not result.key.admin:
+        return _render(request, "login.html", error="That key is not a valid admin key.")
+    request.session.clear()
+    request.session.update(key=result.key.id, csrf=secrets.token_urlsafe(24))
+    request.scope["board_logged_in"] = True
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/", 303)
+
+
+async def logout(request: Request) -> Response:
+    await _checked_form(request)
+    request.session.clear()
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/login", 303)
+
+
+async def overview(request: Request) -> Response:
+    if redirect := _login_required(request):
+        return redirect
+    _, operator, metrics = _stores(request)
+    now = intake.now_ms()
+    counts = await operator.counts(now)
+    figures = await metrics.read(now, series_s=CHART_MINUTES * 60)
+    per_point = 30 // SERIES_BUCKET_S  # one chart point per 30 s
+    charts = {
+        channel: line_chart(
+            f"{channel.upper()}: sent, failed, rate limited per 30 s, last {CHART_MINUTES} min",
+            bucketed(figures[channel].series, per_point),
+        )
+        for channel in CHANNELS
+    }
+    workspaces: dict[str, dict[str, dict[str, int]]] = {}
+    for channel in CHANNELS:
+        for workspace, values in figures[channel].workspaces.items():
+            workspaces.setdefault(workspace, {})[channel] = values
+        for workspace, values in figures[channel].rate_limits.items():
+            workspaces.setdefault(workspace, {}).setdefault(channel, {})["exceeded"] = values.get(
+                "count", 0
+            )
+    return _render(
+        request,
+        "overview.html",
+        counts=counts,
+        figures=figures,
+        charts=charts,
+        workspaces=sorted(workspaces.items())[:200],
+    )
+
+
+def _matcher(workspace: str, contact: str, text: str) -> Any:
+    if not (workspace or contact or text):
+        return None
+    needle = text.lower()
+
+    def match(record: JobRecord) -> bool:
+        if workspace and record.workspace_id != workspace:
+            return False
+        if contact and record.contact_id != contact:
+            return False
+        return not needle or needle in record.body.lower()
+
+    return match
+
+
+async def job_list(request: Request) -> Response:
+    if redirect := _login_required(request):
+        return redirect
+    channel, state = request.path_params["channel"], request.path_params["state"]
+    if channel not in CHANNELS or state not in STATES:
+        raise HTTPException(404, "no such queue")
+    params = request.query_params
+    workspace, contact, text = (
+        params.get(n, "").strip()[:200] for n in ("workspace", "contact", "q")
+    )
+    try:
+        offset = max(int(params.get("offset", "0")), 0)
+    except ValueError:
+        offset = 0
+    _, operator, _ = _stores(request)
+    page = await operator.page(
+        channel,
+        STATES[state],
+        offset=offset,
+        limit=PAGE_SIZE,
+        match=_matcher(workspace, contact, text),
+    )
+    filters = {"workspace": workspace, "contact": contact, "q": text}
+    return _render(
+        request,
+        "jobs.html",
+        channel=channel,
+        state=state,
+        page=page,
+        rows=[_row(record) for record in page.jobs],
+        offset=offset,
+        filters=filters,
+        next_link=(
+            f"?{urlencode({**filters, 'offset': page.next_offset})}"
+            if page.next_offset is not None
+            else None
+        ),
+    )
+
+
+def _row(record: JobRecord) -> dict[str, Any]:
+    answer = job_answer(record).model_dump(mode="json")
+    recipient = record.payload.get("phoneNumber") or record.payload.get("to") or ""
+    answer["recipient"] = mask(str(recipient))
+    answer["lastError"] = mask(answer["lastError"]) if answer["lastError"] else None
+    return answer
+
+
+async def job_detail(request: Request) -> Response:
+    if redirect := _login_required(request):
+        return redirect
+    jobs, _, _ = _stores(request)
+    record = await jobs.get(request.path_params["job_id"][:64])
+    if record is None:
+        raise HTTPException(404, "no such job")
+    row = _row(record)
+    payload = {
+        key: mask(str(value)) if key in ("phoneNumber", "to") else value
+        for key, value in record.payload.items()
+    }
+    timeline = [
+        ("created", row["createdAt"]),
+        ("due", row["scheduledFor"]),
+        ("sent", row["sentAt"]),
+        (f"last change ({record.status})", row["updatedAt"]),
+    ]
+    now = intake.now_ms()
+    return _render(
+        request,
+        "job.html",
+        job=row,
+        payload=payload,
+        timeline=[(label, when) for label, when in timeline if when],
+        can_cancel=record.status == "SCHEDULED",
+        can_send_now=record.status == "SCHEDULED" and record.scheduled_for > now,
+        can_retry=record.status == "FAILED",
+    )
+
+
+async def outbox(request: Request) -> Response:
+    if redirect := _login_required(request):
+        return redirect
+    channel = request.query_params.get("channel", "sms")
+    if channel not in CHANNELS:
+        channel = "sms"
+    jobs, _, _ = _stores(request)
+    messages = await jobs.outbox(channel, 100)
+    for message in messages:
+        message["payload"] = {
+            key: mask(str(value)) if key in ("phoneNumber", "to") else value
+            for key, value in message.get("payload", {}).items()
+        }
+    return _render(request, "outbox.html", channel=channel, messages=messages)
+
+
+# ---- actions -----------------------------------------------------------------------------------
+
+
+async def job_action(request: Request) -> Response:
+    await _checked_form(request)
+    job_id, action = request.path_params["job_id"][:64], request.path_params["action"]
+    jobs, operator, _ = _stores(request)
+    now = intake.now_ms()
+    if action == "cancel":
+        outcome, _ = await jobs.cancel(job_id, now)
+        done = outcome in (CancelOutcome.CANCELLED, CancelOutcome.ALREADY_CANCELLED)
+    elif action == "retry":
+        done = (await operator.retry(job_id, now))[0] is ActionOutcome.DONE
+    elif action == "send-now":
+        done = (await operator.send_now(job_id, now))[0] is ActionOutcome.DONE
+    else:
+        raise HTTPException(404, "no such action")
+    notice = f"{action}: done" if done else f"{action}: not possible in the job's current state"
+    return _back(request, f"/jobs/{job_id}", notice)
+
+
+async def channel_action(request: Request) -> Response:
+    form = await _checked_form(request)
+    channel, action = request.path_params["channel"], request.path_params["action"]
+    if channel not in CHANNELS:
+        raise HTTPException(404, "no such channel")
+    _, operator, _ = _stores(request)
+    if action in ("pause", "resume"):
+        await operator.set_paused(channel, action == "pause")
+        return _back(request, "/", f"{channel} {action}d")
+    if action == "clean":
+        status = str(form.get("status", "COMPLETED"))
+        try:
+            minutes = max(float(str(form.get("older_than_minutes", "60"))), 0.0)
+        except ValueError:
+            minutes = 60.0
+        if status not in ("COMPLETED", "FAILED", "CANCELLED"):
+            raise HTTPException(400, "only completed, failed or cancelled jobs can be cleaned")
+        deleted = await operator.clean(channel, status, int(minutes * 60_000), intake.now_ms())
+        state = next(name for name, value in STATES.items() if value == status)
+        return _back(request, f"/{channel}/{state}", f"deleted {deleted} {status.lower()} jobs")
+    raise HTTPException(404, "no such action")
+
+
+def _session_secret(settings: Settings) -> str:
+    # BOARD_SESSION_SECRET, or derived from the bootstrap admin key, so that every API server
+    # signs sessions alike; with neither, a fresh secret per process (sessions end on restart).
+    if settings.board_session_secret is not None:
+        return settings.board_session_secret.get_secret_value()
+    if settings.admin_key is None:
+        return secrets.token_urlsafe(32)
+    key = settings.admin_key.get_secret_value().encode()
+    return hmac.new(key, b"queue-services board session", hashlib.sha256).hexdigest()
+
+
+class SessionCheck:
+    """Looks up, once per request, whether the session's admin key is still valid."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Static files need no session: no Redis lookup for the stylesheet.
+        if scope["type"] == "http" and "/static/" not in scope["path"]:
+            await _check_session(Request(scope, receive))
+        await self.app(scope, receive, send)
+
+
+def create_board(settings: Settings) -> Starlette:
+    """The board application, to mount at /admin/queues."""
+    return Starlette(
+        routes=[
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+            Route("/", overview, methods=["GET"]),
+            Route("/login", login_page, methods=["GET"]),
+            Route("/login", login, methods=["POST"]),
+            Route("/logout", logout, methods=["POST"]),
+            Route("/outbox", outbox, methods=["GET"]),
+            Route("/jobs/{job_id:str}", job_detail, methods=["GET"]),
+            Route("/jobs/{job_id:str}/{action:str}", job_action, methods=["POST"]),
+            Route("/{channel:str}/{action:str}", channel_action, methods=["POST"]),
+            Route("/{channel:str}/{state:str}", job_list, methods=["GET"]),
+        ],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(
+                SessionMiddleware,
+                secret_key=_session_secret(settings),
+                session_cookie="qs_board",
+                path="/admin/queues",
+                max_age=SESSION_S,
+                same_site="strict",
+                https_only=settings.board_secure_cookie,
+            ),
+            Middleware(SessionCheck),
+        ],
+    )

@@ -1,0 +1,1 @@
+"""The delivery layer: workers, dispatch, pacing, providers, callbacks and retention."""

@@ -1,2 +1,0 @@
-"""Dispatch: when jobs are due, which go next and how many (dispatcher), and sending a batch
-(sender)."""
