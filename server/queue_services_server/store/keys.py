@@ -85,7 +85,13 @@ from (workspace, key) (``store/ids.py``), so "has this key been used?" is "does 
 
 from __future__ import annotations
 
+import inspect
+import re
 from dataclasses import dataclass
+
+#: Stands for a placeholder (a channel, a workspace id, ...) when key names are turned into
+#: patterns; no real key contains it.
+_PLACEHOLDER = "\x00"
 
 
 @dataclass(frozen=True)
@@ -199,3 +205,19 @@ class KeySpace:
     def broker_heartbeats(self) -> str:
         """Dramatiq's register of live worker processes (a zset of heartbeats)."""
         return f"{self.broker_namespace()}:__heartbeats__"
+
+    def patterns(self) -> list[re.Pattern[str]]:
+        """Every key name this deployment uses, as a pattern matching any value of its
+        placeholders (Dramatiq's keys: anything under `broker_namespace`). For tests that check
+        that Redis holds no key the layout above does not name."""
+        found: list[re.Pattern[str]] = []
+        for name, method in inspect.getmembers(self, inspect.ismethod):
+            if name.startswith("_") or name == "patterns":
+                continue
+            parameters = inspect.signature(method).parameters.values()
+            required = [p for p in parameters if p.default is inspect.Parameter.empty]
+            for given in {len(required), len(parameters)}:
+                key = method(*[_PLACEHOLDER] * given)
+                found.append(re.compile(re.escape(key).replace(_PLACEHOLDER, ".+")))
+        found.append(re.compile(re.escape(self.broker_namespace()) + ":.+"))
+        return found
