@@ -66,11 +66,21 @@ def is_retryable(exc: BaseException) -> bool:
     return exc.status_code in RETRYABLE_STATUSES or exc.status_code >= 500
 
 
-def backoff_s(attempt: int, jitter: Callable[[], float] = random.random) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based) when the server gave no
-    Retry-After: exponential from `INITIAL_RETRY_DELAY_S`, capped at `MAX_RETRY_DELAY_S`, with
-    "equal jitter" (between half and all of it) so that many clients do not retry in step."""
-    ceiling: float = min(INITIAL_RETRY_DELAY_S * 2.0 ** (attempt - 1), MAX_RETRY_DELAY_S)
+def backoff_s(
+    attempt: int,
+    *,
+    base_s: float = INITIAL_RETRY_DELAY_S,
+    max_s: float = MAX_RETRY_DELAY_S,
+    jitter: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): exponential from
+    `base_s`, doubling each time, capped at `max_s`, with "equal jitter" (between half and all
+    of it) so that many clients do not retry in step.
+
+    The one backoff of the product: the SDK's retries, the server's provider retries and its
+    status callbacks all wait this long (each with its own base and cap).
+    """
+    ceiling: float = min(base_s * 2.0 ** (attempt - 1), max_s)
     return ceiling * (0.5 + jitter() / 2)
 
 

@@ -7,9 +7,10 @@ import asyncio
 import time
 from pathlib import Path
 
-from queue_services_server.delivery.callbacks import GROUP, CallbackSender
+from queue_services_server.delivery.callbacks import CallbackSender
 from queue_services_server.delivery.retention import RetentionSweeper
 from queue_services_server.dev import EmbeddedRedis, free_port
+from queue_services_server.store.callbacks import GROUP
 from queue_services_server.store.connection import connect
 from queue_services_server.store.keys import KeySpace
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -23,16 +22,17 @@ from queue_services_server.api.routes import health, jobs, keys, metrics, outbox
 from queue_services_server.api.routes._context import json_response
 from queue_services_server.settings import Settings
 from queue_services_server.store.api_keys import ApiKeyStore
-from queue_services_server.store.connection import connect
+from queue_services_server.store.connection import RedisClient, connect
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.metrics import MetricsStore
 from queue_services_server.store.operations import OperatorStore
+from queue_services_server.store.outbox import Outbox
 
 logger = logging.getLogger("queue_services_server")
 
 
-def create_app(settings: Settings, *, redis: aioredis.Redis | None = None) -> Starlette:
+def create_app(settings: Settings, *, redis: RedisClient | None = None) -> Starlette:
     """Build the API application.
 
     Args:
@@ -57,6 +57,7 @@ def create_app(settings: Settings, *, redis: aioredis.Redis | None = None) -> St
                 "store": JobStore(client, keys),
                 "metrics": MetricsStore(client, keys),
                 "operator": OperatorStore(client, keys),
+                "outbox": Outbox(client, keys),
             }
         finally:
             if redis is None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 
 import orjson
 
@@ -18,11 +17,6 @@ from queue_services_server.store.records import SCHEDULED, JobRecord
 
 #: Idempotency keys: 1 to 255 printable ASCII characters (space excluded at the ends by HTTP).
 _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
-
-
-def now_ms() -> int:
-    """The current time in ms since the epoch."""
-    return time.time_ns() // 1_000_000
 
 
 def valid_idempotency_key(key: str) -> bool:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Callable
 
+from queue_services_server.clock import now_ms
 from queue_services_server.delivery.config import ChannelConfig
 from queue_services_server.store.connection import StoreUnavailableError
 from queue_services_server.store.delivery import DeliveryStore
@@ -28,11 +28,6 @@ UNAVAILABLE_PAUSE_S = 1.0
 
 #: Hands a batch to the sending actor: (channel, batch id, job ids).
 Enqueue = Callable[[str, str, list[str]], None]
-
-
-def now_ms() -> int:
-    """The current time in ms since the epoch."""
-    return time.time_ns() // 1_000_000
 
 
 class Dispatcher:

@@ -21,11 +21,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
-from queue_services_server.store.connection import StoreUnavailableError, translate_redis_errors
-from queue_services_server.store.jobs import load_script
+from queue_services_server.store.connection import RedisClient, StoreUnavailableError
 from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.rate_limits import RateLimitLog
 
 _tokens = itertools.count()
 
@@ -43,24 +41,20 @@ class RateLimiter:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: KeySpace,
         channel: str,
         limit: Limit,
         workspace_limits: dict[str, Limit] | None = None,
     ) -> None:
-        self._redis = redis
-        self._keys = keys
         self.channel = channel
         self.limit = limit
         self._workspace_limits = workspace_limits or {}
-        self._script = load_script(redis, "rate_limit.lua")
+        self._log = RateLimitLog(redis, keys, channel)
 
-    def _keys_for(self, workspace_id: str) -> list[str]:
-        keys = [self._keys.rate(self.channel), self._keys.rate_hold(self.channel)]
-        if workspace_id in self._workspace_limits:
-            keys.append(self._keys.rate(self.channel, workspace_id))
-        return keys
+    def _tier(self, workspace_id: str) -> str | None:
+        """`workspace_id` if it has a limit of its own, else None."""
+        return workspace_id if workspace_id in self._workspace_limits else None
 
     def limited(self, workspace_id: str) -> bool:
         """Whether sends of this workspace are limited at all."""
@@ -68,13 +62,14 @@ class RateLimiter:
 
     async def try_take(self, workspace_id: str, token: str) -> float:
         """Take a slot for one send now if there is one: 0.0, else the seconds to wait."""
-        channel_count = self.limit.count if self.limit.count > 0 else 2**31
-        args: list[int | str] = ["take", token, channel_count, self.limit.window_ms]
-        if workspace_id in self._workspace_limits:
-            args.append(self._workspace_limits[workspace_id].count)
-        with translate_redis_errors():
-            granted, wait_ms = await self._script(keys=self._keys_for(workspace_id), args=args)
-        return 0.0 if int(granted) else int(wait_ms) / 1000
+        tier = self._tier(workspace_id)
+        return await self._log.take(
+            token,
+            channel_limit=self.limit.count,
+            window_ms=self.limit.window_ms,
+            workspace_id=tier,
+            workspace_limit=self._workspace_limits[tier].count if tier else 0,
+        )
 
     @asynccontextmanager
     async def slot(self, workspace_id: str) -> AsyncIterator[bool]:
@@ -96,5 +91,5 @@ class RateLimiter:
         finally:
             # If Redis is away now, the slot keeps its grant time: a little less strict for this
             # one send, rather than reporting a send that went out as failed.
-            with contextlib.suppress(StoreUnavailableError), translate_redis_errors():
-                await self._script(keys=self._keys_for(workspace_id), args=["done", token])
+            with contextlib.suppress(StoreUnavailableError):
+                await self._log.done(token, self._tier(workspace_id))

@@ -12,11 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 
-import redis.asyncio as aioredis
-
-from queue_services_server.store.connection import StoreUnavailableError, translate_redis_errors
+from queue_services_server import clock
+from queue_services_server.store.connection import RedisClient, StoreUnavailableError
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.operations import OperatorStore
 from queue_services_server.store.records import CHANNELS
@@ -33,14 +31,12 @@ class RetentionSweeper:
 
     def __init__(
         self,
-        redis: aioredis.Redis,
+        redis: RedisClient,
         keys: KeySpace,
         retention_s: float,
         *,
         interval_s: float = SWEEP_INTERVAL_S,
     ) -> None:
-        self._redis = redis
-        self._keys = keys
         self._operator = OperatorStore(redis, keys)
         self._retention_ms = int(retention_s * 1000)
         self._interval_s = interval_s
@@ -48,7 +44,7 @@ class RetentionSweeper:
 
     async def sweep(self, now_ms: int | None = None) -> int:
         """One sweep over every channel and final status; returns how many jobs were deleted."""
-        now = int(time.time() * 1000) if now_ms is None else now_ms
+        now = clock.now_ms() if now_ms is None else now_ms
         deleted = 0
         for channel in CHANNELS:
             for status in FINAL_STATUSES:
@@ -60,11 +56,7 @@ class RetentionSweeper:
         token_ms = max(int(self._interval_s * 1000) - 100, 1)
         while not self._stopping.is_set():
             try:
-                with translate_redis_errors():
-                    won = await self._redis.set(
-                        self._keys.retention_sweep(), "1", nx=True, px=token_ms
-                    )
-                if won:
+                if await self._operator.take_sweep_turn(token_ms):
                     deleted = await self.sweep()
                     if deleted:
                         logger.info("retention: deleted %d finished jobs", deleted)

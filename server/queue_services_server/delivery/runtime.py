@@ -20,6 +20,7 @@ from queue_services_server.store.connection import connect
 from queue_services_server.store.delivery import DeliveryStore
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.outbox import Outbox
 from queue_services_server.store.records import CHANNELS
 
 logger = logging.getLogger("queue_services_server.worker")
@@ -62,7 +63,7 @@ class WorkerRuntime:
             else None
         )
         make_provider = provider_factory or (
-            lambda channel: build_provider(channel, settings, self.redis, self.keys)
+            lambda channel: build_provider(channel, settings, Outbox(self.redis, self.keys))
         )
         for channel in CHANNELS:
             config = ChannelConfig.from_settings(settings, channel)

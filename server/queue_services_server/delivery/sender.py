@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import tenacity
 
+from queue_services_server.clock import now_ms
 from queue_services_server.delivery.config import ChannelConfig
-from queue_services_server.delivery.dispatch import now_ms
 from queue_services_server.delivery.providers.base import (
     OutboundMessage,
     PermanentProviderError,

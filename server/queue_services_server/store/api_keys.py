@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +23,10 @@ import orjson
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
+from queue_services_server.clock import now_ms
 from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.lua import load_script
 
 #: Every key starts with this, so a leaked one is easy to recognise (and to scan for).
 KEY_PREFIX = "qsk_"
@@ -35,26 +36,6 @@ _KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}([a-z2-7]{{{_ID_LENGTH}}})_([A-Za-z0-9
 
 #: The id under which the bootstrap key (``QUEUE_SERVICES_ADMIN_KEY``) is rate limited.
 BOOTSTRAP_KEY_ID = "bootstrap"
-
-# Fetch a key's record and count one request in the key's current rate window.
-# KEYS[1] {p}:apikey:{id} (may be absent for the bootstrap key), KEYS[2] {p}:api-rate:{id}
-# ARGV[1] '1' if the record must exist, ARGV[2] requests allowed per window (0 = no limit),
-# ARGV[3] window length in ms.
-# Returns {record or false, requests in this window, ms until the window ends}.
-_AUTHENTICATE = """
-local record = redis.call('GET', KEYS[1])
-if not record and ARGV[1] == '1' then return {false, 0, 0} end
-local limit = tonumber(ARGV[2])
-if limit == 0 then return {record, 0, 0} end
-local count = redis.call('INCR', KEYS[2])
-if count == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
-local ttl = redis.call('PTTL', KEYS[2])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
-  ttl = tonumber(ARGV[3])
-end
-return {record, count, ttl}
-"""
 
 
 @dataclass(frozen=True)
@@ -71,16 +52,6 @@ class ApiKey:
     def admin(self) -> bool:
         """Whether this is an admin key (every workspace, the admin API and the board)."""
         return self.workspace_id is None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The key as the API lists it (no secret, no hash)."""
-        return {
-            "id": self.id,
-            "admin": self.admin,
-            "workspaceId": self.workspace_id,
-            "name": self.name,
-            "createdAt": self.created_at,
-        }
 
 
 @dataclass(frozen=True)
@@ -107,18 +78,13 @@ def parse_key(token: str) -> tuple[str, str] | None:
     return match.group(1), match.group(2)
 
 
-def looks_like_key(text: str) -> bool:
-    """Whether `text` has the shape of one of our keys (used to keep keys out of logs)."""
-    return parse_key(text) is not None
-
-
 class ApiKeyStore:
     """The API keys of one deployment."""
 
     def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
         self._redis = redis
         self._keys = keys
-        self._authenticate: AsyncScript = redis.register_script(_AUTHENTICATE)
+        self._authenticate: AsyncScript = load_script(redis, "authenticate.lua")
 
     async def create(
         self, *, workspace_id: str | None, name: str | None = None
@@ -129,7 +95,7 @@ class ApiKeyStore:
         """
         key_id = "".join(secrets.choice(_ID_ALPHABET) for _ in range(_ID_LENGTH))
         secret = secrets.token_urlsafe(32)
-        created = int(time.time() * 1000)
+        created = now_ms()
         record = {"hash": _hash(secret), "workspaceId": workspace_id, "createdAt": created}
         if name:
             record["name"] = name

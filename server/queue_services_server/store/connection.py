@@ -27,6 +27,11 @@ SOCKET_TIMEOUT_S = 5.0
 MAX_CONNECTIONS = 100
 
 
+#: A client of the store's Redis, as the layers above hold it (they hand it to the stores and
+#: never send commands themselves).
+RedisClient = aioredis.Redis
+
+
 class StoreUnavailableError(Exception):
     """Raised when Redis cannot be reached or cannot serve the request right now."""
 

@@ -15,8 +15,8 @@ import orjson
 import redis.asyncio as aioredis
 
 from queue_services_server.store.connection import translate_redis_errors
-from queue_services_server.store.jobs import load_script
 from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.lua import load_script
 from queue_services_server.store.metrics import SERIES_KEPT_S, duration_field, series_bucket
 from queue_services_server.store.records import JobRecord
 

@@ -9,16 +9,14 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-import orjson
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
 from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.lua import load_script
 from queue_services_server.store.records import CHANNELS, JobRecord
 
 #: Jobs per create_jobs.lua call. A bulk request is split into calls of this size, all sent in one
@@ -32,13 +30,6 @@ WAKE_HORIZON_MS = 1000
 #: Most index entries one listing page examines when a filter is given. A page may come back
 #: short (with a cursor) rather than scan a large workspace whole.
 LIST_SCAN_BUDGET = 1000
-
-
-def load_script(redis: aioredis.Redis, name: str) -> AsyncScript:
-    """Register one of the scripts in store/scripts/ with a client, after _common.lua."""
-    scripts = resources.files("queue_services_server.store").joinpath("scripts")
-    common = scripts.joinpath("_common.lua").read_text()
-    return redis.register_script(common + "\n" + scripts.joinpath(name).read_text())
 
 
 class CreateOutcome(enum.Enum):
@@ -192,12 +183,6 @@ class JobStore:
             )
         record = JobRecord.from_json(raw) if raw else None
         return CancelOutcome(outcome), record
-
-    async def outbox(self, channel: str, limit: int) -> list[dict[str, Any]]:
-        """The newest `limit` messages the outbox provider kept for `channel`."""
-        with translate_redis_errors():
-            items = await self._redis.lrange(self._keys.outbox(channel), 0, limit - 1)
-        return [orjson.loads(item) for item in items]
 
     async def list_workspace_jobs(
         self,

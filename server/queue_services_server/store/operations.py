@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from queue_services_server.store.connection import translate_redis_errors
-from queue_services_server.store.jobs import load_script
 from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.lua import load_script
 from queue_services_server.store.records import CHANNELS, STATUSES, JobRecord
 
 #: Jobs deleted per clean.lua call.
@@ -145,6 +145,14 @@ class OperatorStore:
             else:
                 await self._redis.delete(self._keys.paused(channel))
                 await self._redis.lpush(self._keys.wake(channel), "1")
+
+    async def take_sweep_turn(self, turn_ms: int) -> bool:
+        """Whether this caller runs the retention sweep now: True for the first caller in each
+        `turn_ms` (a token in ``{p}:retention-sweep`` that expires by itself), False for the
+        others, so workers on every host sweep once per interval between them."""
+        with translate_redis_errors():
+            won = await self._redis.set(self._keys.retention_sweep(), "1", nx=True, px=turn_ms)
+        return bool(won)
 
     async def clean(self, channel: str, status: str, older_than_ms: int, now_ms: int) -> int:
         """Delete jobs of a final status that entered it more than `older_than_ms` ago."""

@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from queue_services_server.api import intake
+from queue_services_server import clock
 from queue_services_server.api.board.charts import bucketed, line_chart
 from queue_services_server.api.routes.jobs import job_answer
 from queue_services_server.logs import mask
@@ -36,6 +36,7 @@ from queue_services_server.store.api_keys import BOOTSTRAP_KEY_ID, ApiKeyStore
 from queue_services_server.store.jobs import CancelOutcome, JobStore
 from queue_services_server.store.metrics import SERIES_BUCKET_S, MetricsStore
 from queue_services_server.store.operations import ActionOutcome, OperatorStore
+from queue_services_server.store.outbox import Outbox
 from queue_services_server.store.records import CHANNELS, JobRecord
 
 HERE = Path(__file__).parent
@@ -196,7 +197,7 @@ async def overview(request: Request) -> Response:
     if redirect := _login_required(request):
         return redirect
     _, operator, metrics = _stores(request)
-    now = intake.now_ms()
+    now = clock.now_ms()
     counts = await operator.counts(now)
     figures = await metrics.read(now, series_s=CHART_MINUTES * 60)
     per_point = 30 // SERIES_BUCKET_S  # one chart point per 30 s
@@ -306,7 +307,7 @@ async def job_detail(request: Request) -> Response:
         ("sent", row["sentAt"]),
         (f"last change ({record.status})", row["updatedAt"]),
     ]
-    now = intake.now_ms()
+    now = clock.now_ms()
     return _render(
         request,
         "job.html",
@@ -325,8 +326,8 @@ async def outbox(request: Request) -> Response:
     channel = request.query_params.get("channel", "sms")
     if channel not in CHANNELS:
         channel = "sms"
-    jobs, _, _ = _stores(request)
-    messages = await jobs.outbox(channel, 100)
+    outbox: Outbox = request.state.outbox
+    messages = await outbox.latest(channel, 100)
     for message in messages:
         message["payload"] = {
             key: mask(str(value)) if key in ("phoneNumber", "to") else value
@@ -342,7 +343,7 @@ async def job_action(request: Request) -> Response:
     await _checked_form(request)
     job_id, action = request.path_params["job_id"][:64], request.path_params["action"]
     jobs, operator, _ = _stores(request)
-    now = intake.now_ms()
+    now = clock.now_ms()
     if action == "cancel":
         outcome, _ = await jobs.cancel(job_id, now)
         done = outcome in (CancelOutcome.CANCELLED, CancelOutcome.ALREADY_CANCELLED)
@@ -373,7 +374,7 @@ async def channel_action(request: Request) -> Response:
             minutes = 60.0
         if status not in ("COMPLETED", "FAILED", "CANCELLED"):
             raise HTTPException(400, "only completed, failed or cancelled jobs can be cleaned")
-        deleted = await operator.clean(channel, status, int(minutes * 60_000), intake.now_ms())
+        deleted = await operator.clean(channel, status, int(minutes * 60_000), clock.now_ms())
         state = next(name for name, value in STATES.items() if value == status)
         return _back(request, f"/{channel}/{state}", f"deleted {deleted} {status.lower()} jobs")
     raise HTTPException(404, "no such action")

@@ -1,4 +1,4 @@
-"""What every route needs from the app: the settings and the job store (from the lifespan state)."""
+"""What every route needs from the app: the settings and the stores (from the lifespan state)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from starlette.responses import Response
 from queue_services_server.settings import Settings
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.metrics import MetricsStore
+from queue_services_server.store.outbox import Outbox
 
 
 def settings_of(request: Request) -> Settings:
@@ -30,6 +31,12 @@ def metrics_of(request: Request) -> MetricsStore:
     """The app's metrics store."""
     metrics: MetricsStore = request.state.metrics
     return metrics
+
+
+def outbox_of(request: Request) -> Outbox:
+    """The app's view of the dev outbox."""
+    outbox: Outbox = request.state.outbox
+    return outbox
 
 
 def json_response(answer: BaseModel | dict[str, Any], status_code: int = 200) -> Response:

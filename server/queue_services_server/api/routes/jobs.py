@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from queue_services_server.api import intake
+from queue_services_server import clock
 from queue_services_server.api.auth import api_key_of, can_see
 from queue_services_server.api.errors import (
     NotCancellableError,
@@ -87,7 +87,7 @@ async def cancel_job(request: Request) -> Response:
     if not api_key_of(request).admin:
         # A job's workspace never changes, so checking before cancelling is race-free.
         await _visible_job(request)
-    outcome, record = await store_of(request).cancel(job_id, intake.now_ms())
+    outcome, record = await store_of(request).cancel(job_id, clock.now_ms())
     if outcome is CancelOutcome.NOT_FOUND or record is None:
         raise NotFoundError(f"no job {job_id!r}")
     if outcome is CancelOutcome.NOT_CANCELLABLE:

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from queue_services_server.api import intake
+from queue_services_server import clock
 from queue_services_server.api.auth import can_see, require_admin
 from queue_services_server.api.errors import NotFoundError, ValidationFailedError
 from queue_services_server.api.prometheus import exposition
@@ -66,7 +66,7 @@ def channel_answer(figures: ChannelMetrics, now_ms: int) -> ChannelMetricsAnswer
 async def get_metrics(request: Request) -> Response:
     """Every channel's figures, the workspaces' rate-limit hits, and the queue depths (admin)."""
     require_admin(request)
-    now = intake.now_ms()
+    now = clock.now_ms()
     figures = await metrics_of(request).read(now)
     rate_limits: dict[str, dict[str, RateLimitSummary]] = {}
     for channel, channel_figures in figures.items():
@@ -110,7 +110,7 @@ async def get_workspace_metrics(request: Request) -> Response:
         workspaceId=workspace_id,
         sms=channels["sms"],
         email=channels["email"],
-        timestamp=from_ms(intake.now_ms()),
+        timestamp=from_ms(clock.now_ms()),
     )
     return json_response(answer)
 
@@ -130,7 +130,7 @@ async def reset_metrics(request: Request) -> Response:
 
 async def prometheus_metrics(request: Request) -> Response:
     """The Prometheus text exposition of the same figures."""
-    figures = await metrics_of(request).read(intake.now_ms())
+    figures = await metrics_of(request).read(clock.now_ms())
     body, content_type = exposition(figures)
     return Response(body, 200, media_type=content_type)
 

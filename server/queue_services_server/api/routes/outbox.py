@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from queue_services_server.api.auth import require_admin
 from queue_services_server.api.errors import ValidationFailedError
-from queue_services_server.api.routes._context import json_response, store_of
+from queue_services_server.api.routes._context import json_response, outbox_of
 from queue_services_server.api.schemas import Channel, OutboxAnswer
 
 
@@ -31,7 +31,7 @@ async def list_outbox(request: Request) -> Response:
         query = OutboxQuery.model_validate(dict(request.query_params))
     except ValidationError as exc:
         raise ValidationFailedError.from_pydantic(exc) from exc
-    messages = await store_of(request).outbox(query.channel, query.limit)
+    messages = await outbox_of(request).latest(query.channel, query.limit)
     return json_response(OutboxAnswer(channel=query.channel, messages=messages))
 
 

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from queue_services_server import clock
 from queue_services_server.api import intake
 from queue_services_server.api.auth import api_key_of, require_own_workspace
 from queue_services_server.api.errors import (
@@ -119,7 +120,7 @@ def _single(channel: str, model: MessageModel) -> Endpoint:
         settings = settings_of(request)
         key = _idempotency_key(request)
         data = await read_json_object(request, max_bytes=settings.max_body_bytes)
-        now = intake.now_ms()
+        now = clock.now_ms()
         message = _validate(model, data, _context(request, now))
         require_own_workspace(request, message.workspace_id)
         record = intake.new_record(
@@ -167,7 +168,7 @@ def _bulk(channel: str, model: MessageModel) -> Endpoint:
                 ],
             )
         _require_own_workspaces(request, bulk.messages)
-        now = intake.now_ms()
+        now = clock.now_ms()
         context = _context(request, now)
         results: list[BulkItemAnswer | None] = [None] * len(bulk.messages)
         records: list[JobRecord] = []

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
-
 from queue_services_server.delivery.providers.base import Provider
 from queue_services_server.delivery.providers.null import NullProvider
 from queue_services_server.delivery.providers.outbox import OutboxProvider
 from queue_services_server.delivery.providers.webhook import WebhookProvider
 from queue_services_server.settings import Settings
-from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.outbox import Outbox
 
 
 class ProviderConfigError(ValueError):
@@ -44,14 +42,13 @@ def check_provider_settings(settings: Settings) -> None:
                 raise ProviderConfigError("EMAIL_PROVIDER=smtp needs SMTP_HOST and SMTP_FROM")
 
 
-def build_provider(
-    channel: str, settings: Settings, redis: aioredis.Redis, keys: KeySpace
-) -> Provider:
-    """The provider configured for `channel`."""
+def build_provider(channel: str, settings: Settings, outbox: Outbox) -> Provider:
+    """The provider configured for `channel` (`outbox`: where the outbox provider keeps what it
+    "sends")."""
     check_provider_settings(settings)
     name = settings.sms_provider if channel == "sms" else settings.email_provider
     if name == "outbox":
-        return OutboxProvider(redis, keys)
+        return OutboxProvider(outbox)
     if name == "null":
         return NullProvider()
     if name == "webhook":

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
+from queue_services._retries import parse_retry_after
 from queue_services_server.delivery.providers._http import provider_timeout, read_capped
 from queue_services_server.delivery.providers.base import (
     OutboundMessage,
     PermanentProviderError,
     RetryableProviderError,
 )
-from queue_services_server.delivery.providers.retry_after import parse_retry_after
 
 #: Twilio's error code for "too many requests".
 TOO_MANY_REQUESTS = 20429

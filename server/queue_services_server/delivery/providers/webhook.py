@@ -10,14 +10,13 @@ check the sender and refuse replays.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
 from typing import Any
 
 import httpx
 import orjson
 
+from queue_services._retries import parse_retry_after
+from queue_services_server.clock import now_s
 from queue_services_server.delivery.providers._http import provider_timeout, read_capped
 from queue_services_server.delivery.providers.base import (
     OutboundMessage,
@@ -25,16 +24,10 @@ from queue_services_server.delivery.providers.base import (
     RetryableProviderError,
     is_rate_limit_text,
 )
-from queue_services_server.delivery.providers.retry_after import parse_retry_after
+from queue_services_server.delivery.signing import SIGNATURE_HEADER, signature
 
 #: Path of each channel's endpoint under its base URL, as the seeds give them.
 PATHS = {"sms": "/send-sms", "email": "/api/email/send"}
-
-
-def signature(secret: bytes, body: bytes, timestamp: int) -> str:
-    """The ``X-Queue-Signature`` value for `body` sent at `timestamp` (Unix seconds)."""
-    mac = hmac.new(secret, str(timestamp).encode() + b"." + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
 
 
 def seed_body(message: OutboundMessage) -> dict[str, Any]:
@@ -83,7 +76,7 @@ class WebhookProvider:
             "X-Queue-Attempt": str(message.attempt),
         }
         if self._secret is not None:
-            headers["X-Queue-Signature"] = signature(self._secret, body, int(time.time()))
+            headers[SIGNATURE_HEADER] = signature(self._secret, body, now_s())
         url = self._base_url + PATHS[message.channel]
         try:
             async with self._client.stream("POST", url, content=body, headers=headers) as answer:

@@ -1,4 +1,4 @@
--- _common.lua: helpers put in front of every script when it is loaded (store/jobs.py).
+-- _common.lua: helpers put in front of every script when it is loaded (store/lua.py).
 --
 -- notify(prefix, job, now): when the job has a callbackUrl, append its new status to the
 --   {p}:callbacks stream (capped at about 100,000 entries), which the workers' callback
