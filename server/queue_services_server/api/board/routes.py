@@ -1,38 +1,38 @@
 """The board's pages and actions, served at /admin/queues.
 
-Access: with an admin key configured, an operator logs in with it once and gets a signed,
-HttpOnly, SameSite=Strict session cookie; every action is a POST form carrying the session's
-CSRF token. Without an admin key (development) the board is open, like the API, and says so.
-Every page is HTML rendered on the server with its CSS served by the app: no script, no CDN.
+Every page needs an operator logged in with an admin key, and every action is a POST form
+carrying the session's CSRF token (`session.py`). Every page is HTML rendered on the server with
+its CSS served by the app: no script, no CDN.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from starlette.applications import Starlette
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from queue_services_server import clock
 from queue_services_server.api.board.charts import bucketed, line_chart
+from queue_services_server.api.board.session import (
+    checked_form,
+    csrf_token,
+    end_session,
+    logged_in,
+    session_middleware,
+    start_session,
+)
 from queue_services_server.api.routes.jobs import job_answer
 from queue_services_server.logs import mask
 from queue_services_server.settings import Settings
-from queue_services_server.store.api_keys import BOOTSTRAP_KEY_ID, ApiKeyStore
+from queue_services_server.store.api_keys import ApiKeyStore
 from queue_services_server.store.jobs import CancelOutcome, JobStore
 from queue_services_server.store.metrics import SERIES_BUCKET_S, MetricsStore
 from queue_services_server.store.operations import ActionOutcome, OperatorStore
@@ -57,38 +57,6 @@ PAGE_SIZE = 50
 #: Minutes of history in the charts.
 CHART_MINUTES = 30
 
-#: Seconds a board session lasts.
-SESSION_S = 8 * 3600
-
-SECURITY_HEADERS = {
-    "content-security-policy": (
-        "default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
-    ),
-    "x-frame-options": "DENY",
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "same-origin",
-    "cache-control": "no-store",
-}
-
-
-class SecurityHeaders:
-    """Adds the board's security headers to every answer."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] += [
-                    (k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()
-                ]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
 
 def _stores(request: Request) -> tuple[JobStore, OperatorStore, MetricsStore]:
     return request.state.store, request.state.operator, request.state.metrics
@@ -99,49 +67,11 @@ def _settings(request: Request) -> Settings:
     return settings
 
 
-def _logged_in(request: Request) -> bool:
-    # Set by `check_session` for this request: a session of a revoked key is not logged in.
-    return bool(request.scope.get("board_logged_in"))
-
-
-async def _check_session(request: Request) -> None:
-    """Whether the session's admin key still exists (revoking a key ends its board sessions)."""
-    key_id = request.session.get("key")
-    logged_in = False
-    if key_id == BOOTSTRAP_KEY_ID:
-        logged_in = _settings(request).admin_key is not None
-    elif isinstance(key_id, str):
-        store: ApiKeyStore = request.state.api_keys
-        logged_in = await store.is_admin(key_id)
-    if not logged_in and key_id is not None:
-        request.session.clear()
-    request.scope["board_logged_in"] = logged_in
-
-
-def _csrf(request: Request) -> str:
-    token = request.session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(24)
-        request.session["csrf"] = token
-    return token
-
-
-async def _checked_form(request: Request) -> FormData:
-    """The POSTed form, after checking the operator is logged in and the CSRF token matches."""
-    if not _logged_in(request):
-        raise HTTPException(401, "log in first")
-    form = await request.form()
-    sent = str(form.get("csrf", ""))
-    if not hmac.compare_digest(sent.encode(), _csrf(request).encode()):
-        raise HTTPException(403, "this form has expired; reload the page and try again")
-    return form
-
-
 def _render(request: Request, template: str, **context: Any) -> Response:
     context.update(
         request=request,
-        csrf=_csrf(request),
-        logged_in=_logged_in(request),
+        csrf=csrf_token(request),
+        logged_in=logged_in(request),
         notice=request.query_params.get("notice"),
         channels=CHANNELS,
         states=STATES,
@@ -156,7 +86,7 @@ def _back(request: Request, path: str, notice: str) -> RedirectResponse:
 
 
 def _login_required(request: Request) -> RedirectResponse | None:
-    if _logged_in(request):
+    if logged_in(request):
         return None
     return RedirectResponse(f"{request.scope.get('root_path', '')}/login", 303)
 
@@ -181,15 +111,13 @@ async def login(request: Request) -> Response:
     )
     if result.key is None or not result.key.admin:
         return _render(request, "login.html", error="That key is not a valid admin key.")
-    request.session.clear()
-    request.session.update(key=result.key.id, csrf=secrets.token_urlsafe(24))
-    request.scope["board_logged_in"] = True
+    start_session(request, result.key.id)
     return RedirectResponse(f"{request.scope.get('root_path', '')}/", 303)
 
 
 async def logout(request: Request) -> Response:
-    await _checked_form(request)
-    request.session.clear()
+    await checked_form(request)
+    end_session(request)
     return RedirectResponse(f"{request.scope.get('root_path', '')}/login", 303)
 
 
@@ -340,7 +268,7 @@ async def outbox(request: Request) -> Response:
 
 
 async def job_action(request: Request) -> Response:
-    await _checked_form(request)
+    await checked_form(request)
     job_id, action = request.path_params["job_id"][:64], request.path_params["action"]
     jobs, operator, _ = _stores(request)
     now = clock.now_ms()
@@ -358,7 +286,7 @@ async def job_action(request: Request) -> Response:
 
 
 async def channel_action(request: Request) -> Response:
-    form = await _checked_form(request)
+    form = await checked_form(request)
     channel, action = request.path_params["channel"], request.path_params["action"]
     if channel not in CHANNELS:
         raise HTTPException(404, "no such channel")
@@ -380,30 +308,6 @@ async def channel_action(request: Request) -> Response:
     raise HTTPException(404, "no such action")
 
 
-def _session_secret(settings: Settings) -> str:
-    # BOARD_SESSION_SECRET, or derived from the bootstrap admin key, so that every API server
-    # signs sessions alike; with neither, a fresh secret per process (sessions end on restart).
-    if settings.board_session_secret is not None:
-        return settings.board_session_secret.get_secret_value()
-    if settings.admin_key is None:
-        return secrets.token_urlsafe(32)
-    key = settings.admin_key.get_secret_value().encode()
-    return hmac.new(key, b"queue-services board session", hashlib.sha256).hexdigest()
-
-
-class SessionCheck:
-    """Looks up, once per request, whether the session's admin key is still valid."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # Static files need no session: no Redis lookup for the stylesheet.
-        if scope["type"] == "http" and "/static/" not in scope["path"]:
-            await _check_session(Request(scope, receive))
-        await self.app(scope, receive, send)
-
-
 def create_board(settings: Settings) -> Starlette:
     """The board application, to mount at /admin/queues."""
     return Starlette(
@@ -419,17 +323,5 @@ def create_board(settings: Settings) -> Starlette:
             Route("/{channel:str}/{action:str}", channel_action, methods=["POST"]),
             Route("/{channel:str}/{state:str}", job_list, methods=["GET"]),
         ],
-        middleware=[
-            Middleware(SecurityHeaders),
-            Middleware(
-                SessionMiddleware,
-                secret_key=_session_secret(settings),
-                session_cookie="qs_board",
-                path="/admin/queues",
-                max_age=SESSION_S,
-                same_site="strict",
-                https_only=settings.board_secure_cookie,
-            ),
-            Middleware(SessionCheck),
-        ],
+        middleware=session_middleware(settings),
     )
