@@ -13,6 +13,7 @@ from queue_services_server.delivery.providers.factory import (
 )
 from queue_services_server.settings import Settings
 from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.outbox import Outbox
 
 
 @pytest.mark.parametrize(
@@ -41,7 +42,7 @@ async def test_each_provider_is_built_from_its_settings(
     base = {"email_api_url": "http://crm.test", "sms_api_url": "http://crm.test"}
     client = aioredis.Redis()  # never connected: building a provider does no I/O
 
-    provider = build_provider(channel, Settings(**{**base, **settings}), client, KeySpace())
+    provider = build_provider(channel, Settings(**{**base, **settings}), Outbox(client, KeySpace()))
 
     assert provider.name == name
     await provider.aclose()
