@@ -12,6 +12,7 @@ from urllib.parse import quote
 from pydantic import BaseModel
 
 from queue_services._exceptions import InvalidSendTimeError
+from queue_services._limits import MAX_LOOKUP_IDS
 from queue_services._models import (
     BulkItemResult,
     BulkScheduleResult,
@@ -299,10 +300,6 @@ def rate_limit_check(limits: WorkspaceRateLimits) -> RateLimitCheck:
         last_sms_exceeded=limits.sms.last_exceeded,
         last_email_exceeded=limits.email.last_exceeded,
     )
-
-
-#: Most ids per `get_jobs` request (the server's limit).
-MAX_LOOKUP_IDS = 500
 
 
 def get_jobs(job_ids: Sequence[str]) -> Operation[JobBatch]:

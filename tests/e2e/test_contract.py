@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,14 @@ from queue_services import (
     NotFoundError,
     QueueService,
     UnprocessableEntityError,
+)
+from queue_services._limits import (
+    MAX_BULK_MESSAGES,
+    MAX_DELAY_MS,
+    MAX_IDENTIFIER_CHARS,
+    MAX_METADATA_DEPTH,
+    MAX_SMS_CHARS,
+    MAX_SUBJECT_CHARS,
 )
 from queue_services.testing import FakeQueueService
 from tests.conftest import ADMIN_KEY
@@ -70,6 +79,23 @@ def test_idempotency(queue: QueueService) -> None:
         queue.schedule_sms("+14155550123", "Bye", workspace_id="ws-c", idempotency_key="k1")
 
 
+SMS = {"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "ws-c"}
+
+
+def sms(queue: QueueService, **changes: Any) -> object:
+    """Schedule a valid SMS with `changes` made to its arguments."""
+    arguments = {"phone_number": "+14155550123", "message": "Hi", "workspace_id": "ws-c"}
+    return queue.schedule_sms(**{**arguments, **changes})
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """A JSON object nested `levels` deep (``{}`` is one level)."""
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
 @pytest.mark.parametrize(
     ("call", "field"),
     [
@@ -80,6 +106,15 @@ def test_idempotency(queue: QueueService) -> None:
         (lambda q: q.schedule_email("a@b.io", "Hi\nBcc: x", "<p>x</p>", workspace_id="ws-c"),
          "subject"),
         (lambda q: q.schedule_email("a@example.com", "Hi", workspace_id="ws-c"), "html"),
+        # The limits the server and the fake share (queue_services._limits):
+        (lambda q: sms(q, message="x" * (MAX_SMS_CHARS + 1)), "message"),
+        (lambda q: q.schedule_email("a@b.io", "x" * (MAX_SUBJECT_CHARS + 1), text="x",
+                                    workspace_id="ws-c"), "subject"),
+        (lambda q: sms(q, workspace_id="w" * (MAX_IDENTIFIER_CHARS + 1)), "workspaceId"),
+        (lambda q: sms(q, delay=MAX_DELAY_MS + 1), "delay"),
+        (lambda q: sms(q, metadata=nested(MAX_METADATA_DEPTH + 1)), "metadata"),
+        (lambda q: q.schedule_sms_bulk([SMS] * (MAX_BULK_MESSAGES + 1),
+                                       chunk_size=MAX_BULK_MESSAGES + 1), "messages"),
     ],
 )  # fmt: skip
 def test_validation_errors_name_the_same_field(

@@ -31,6 +31,17 @@ import httpx
 from queue_services._client import AsyncQueueService, QueueService
 from queue_services._endpoints import Operation, ResultT
 from queue_services._exceptions import make_status_error
+from queue_services._limits import (
+    E164_PATTERN,
+    IDENTIFIER_PATTERN,
+    MAX_BULK_MESSAGES,
+    MAX_DELAY_MS,
+    MAX_IDENTIFIER_CHARS,
+    MAX_LOOKUP_IDS,
+    MAX_METADATA_DEPTH,
+    MAX_SMS_CHARS,
+    MAX_SUBJECT_CHARS,
+)
 from queue_services._models import Job, JobStatus
 
 __all__ = [
@@ -41,10 +52,11 @@ __all__ = [
     "mock_queue_service_api",
 ]
 
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
-_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}")
+# The server's own rules (`_limits` is shared with it); the address check is looser than its.
+_E164 = re.compile(E164_PATTERN)
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_MAX_DELAY_MS = 366 * 86_400_000
+_ID_RULE = f"1 to {MAX_IDENTIFIER_CHARS} letters, digits and . _ : @ + -"
 _FAKE_URL = "http://fake.queue-services"
 
 
@@ -112,6 +124,14 @@ class _Problem(Exception):
 
 def _invalid(field: str, message: str) -> _Problem:
     return _Problem(422, "validation_error", f"{field}: {message}", field)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
 
 
 @dataclass
@@ -185,8 +205,8 @@ class FakeServer:
             return 200, self._list(params)
         if (method, path) == ("POST", "/api/jobs/lookup"):
             ids = body.get("jobIds") if isinstance(body, dict) else None
-            if not isinstance(ids, list) or not 1 <= len(ids) <= 500:
-                raise _invalid("jobIds", "must be a list of 1 to 500 job ids")
+            if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_LOOKUP_IDS:
+                raise _invalid("jobIds", f"must be a list of 1 to {MAX_LOOKUP_IDS} job ids")
             return 200, {
                 "jobs": [self.jobs[i].wire() for i in ids if i in self.jobs],
                 "missing": [i for i in ids if i not in self.jobs],
@@ -243,21 +263,27 @@ class FakeServer:
             raise _Problem(400, "invalid_json", "the body must be a JSON object")
         workspace = body.get("workspaceId")
         if not isinstance(workspace, str) or not _IDENTIFIER.fullmatch(workspace):
-            raise _invalid("workspaceId", "is required: 1 to 128 letters, digits and . _ : @ + -")
+            raise _invalid("workspaceId", f"is required: {_ID_RULE}")
         contact = body.get("contactId")
         if contact is not None and not (
             isinstance(contact, str) and _IDENTIFIER.fullmatch(contact)
         ):
-            raise _invalid("contactId", "must be 1 to 128 letters, digits and . _ : @ + -")
+            raise _invalid("contactId", f"must be {_ID_RULE}")
         delay = body.get("delay")
-        if delay is not None and not 0 <= delay <= _MAX_DELAY_MS:
-            raise _invalid("delay", f"must be between 0 and {_MAX_DELAY_MS} ms")
+        if delay is not None and not 0 <= delay <= MAX_DELAY_MS:
+            raise _invalid("delay", f"must be between 0 and {MAX_DELAY_MS} ms")
+        metadata = body.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise _invalid("metadata", "must be a JSON object")
+        if metadata is not None and _depth(metadata) > MAX_METADATA_DEPTH:
+            raise _invalid("metadata", f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
         if channel == "sms":
             phone, message = body.get("phoneNumber"), body.get("message")
             if not isinstance(phone, str) or not _E164.fullmatch(phone):
                 raise _invalid("phoneNumber", "must be an E.164 number such as +14155550123")
-            if not isinstance(message, str) or not message.strip() or len(message) > 1600:
-                raise _invalid("message", "must not be blank (at most 1,600 characters)")
+            if not isinstance(message, str) or not message.strip() or len(message) > MAX_SMS_CHARS:
+                rule = f"must not be blank (at most {MAX_SMS_CHARS:,} characters)"
+                raise _invalid("message", rule)
             return {"phoneNumber": phone, "message": message}
         to, subject = body.get("to"), body.get("subject")
         if not isinstance(to, str) or not _EMAIL.fullmatch(to):
@@ -269,6 +295,8 @@ class FakeServer:
             or "\r" in subject
         ):
             raise _invalid("subject", "must not be blank and must not contain line breaks")
+        if len(subject) > MAX_SUBJECT_CHARS:
+            raise _invalid("subject", f"must be at most {MAX_SUBJECT_CHARS} characters")
         if not body.get("html") and not body.get("text"):
             raise _invalid("html", "give html or text (or both)")
         payload = {"to": to, "subject": subject}
@@ -286,6 +314,8 @@ class FakeServer:
         messages = body.get("messages") if isinstance(body, dict) else None
         if not isinstance(messages, list) or not messages:
             raise _invalid("messages", "must be a non-empty list")
+        if len(messages) > MAX_BULK_MESSAGES:
+            raise _invalid("messages", f"at most {MAX_BULK_MESSAGES} messages per request")
         results = []
         for index, item in enumerate(messages):
             try:
