@@ -1,11 +1,14 @@
 """The retry policy: what is retried, how long to wait, and the tenacity arguments for both clients.
 
-Everything here is pure (no I/O, an injectable clock and jitter), so it is table-tested.
+Everything here is pure (no I/O, an injectable clock and jitter), so it is table-tested. The
+backoff and the Retry-After parser are written for the whole product: the server's delivery
+retries are to import them too (the server may import the SDK; never the reverse).
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -28,7 +31,12 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
         now: the current time as a Unix timestamp (defaults to `time.time()`), for HTTP dates.
 
     Returns:
-        The wait in seconds (never negative), or None if the header is absent or unreadable.
+        The wait in seconds (never negative: a date already past is 0), or None if the header is
+        absent or unreadable (not a number nor a date, NaN or infinite).
+
+    Example:
+        >>> parse_retry_after({"retry-after": "Mon, 24 Nov 2025 16:00:30 GMT"}, now=1_764_000_000)
+        30.0
     """
     value = headers.get("retry-after")
     if value is None:
@@ -44,7 +52,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
         if moment is None:
             return None
         seconds = moment.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN or infinite
+    if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
 
@@ -66,11 +74,35 @@ def is_retryable(exc: BaseException) -> bool:
     return exc.status_code in RETRYABLE_STATUSES or exc.status_code >= 500
 
 
-def backoff_s(attempt: int, jitter: Callable[[], float] = random.random) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based) when the server gave no
-    Retry-After: exponential from `INITIAL_RETRY_DELAY_S`, capped at `MAX_RETRY_DELAY_S`, with
-    "equal jitter" (between half and all of it) so that many clients do not retry in step."""
-    ceiling: float = min(INITIAL_RETRY_DELAY_S * 2.0 ** (attempt - 1), MAX_RETRY_DELAY_S)
+def backoff_s(
+    attempt: int,
+    *,
+    base_s: float = INITIAL_RETRY_DELAY_S,
+    max_s: float = MAX_RETRY_DELAY_S,
+    jitter: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait after failed attempt number `attempt` when no Retry-After says how long.
+
+    Exponential from `base_s`, doubling on each attempt and capped at `max_s`, with "equal
+    jitter" (between half and all of it) so that many clients do not retry in step. The SDK's
+    clients use the defaults; other callers (the server's delivery retries) pass their own.
+
+    Args:
+        attempt: the failed attempt's number, 1 for the first.
+        base_s: seconds of the ceiling after the first attempt.
+        max_s: seconds: the highest ceiling.
+        jitter: a number in [0, 1], ``random.random`` by default (inject one in tests).
+
+    Returns:
+        Seconds, between half the ceiling and the ceiling.
+
+    Example:
+        >>> backoff_s(3, jitter=lambda: 1.0)  # 0.5 s doubled twice
+        2.0
+        >>> backoff_s(3, base_s=10, max_s=30, jitter=lambda: 0.0)  # capped at 30, halved
+        15.0
+    """
+    ceiling: float = min(base_s * 2.0 ** (attempt - 1), max_s)
     return ceiling * (0.5 + jitter() / 2)
 
 
