@@ -2,7 +2,8 @@
 
 `FakeQueueService` and `AsyncFakeQueueService` are the real clients with the network replaced by
 an in-memory server (`FakeServer`): every argument goes through the same request building as in
-production, the answers are the same models, and errors are the same exception classes. Jobs
+production, the fake answers the HTTP request as the server would, and the answers are read into
+the same models, or raised as the same exception classes. Jobs
 stay SCHEDULED until a test moves them (`complete`, `fail`, or `run_due` with the fake clock).
 
     def test_reminder_is_scheduled(fake_queue_service):        # the pytest fixture
@@ -28,9 +29,8 @@ from urllib.parse import unquote
 
 import httpx
 
+from queue_services._base_client import BaseClient
 from queue_services._client import AsyncQueueService, QueueService
-from queue_services._endpoints import Operation, ResultT
-from queue_services._exceptions import make_status_error
 from queue_services._limits import (
     E164_PATTERN,
     IDENTIFIER_PATTERN,
@@ -182,6 +182,18 @@ class FakeServer:
         return self.jobs[job_id]
 
     # ---- what the clients call ----------------------------------------------------------------
+
+    def respond(self, request: httpx.Request) -> httpx.Response:
+        """Answer one HTTP request, as the server would."""
+        body = json.loads(request.content) if request.content else None
+        status, answer = self.handle(
+            request.method,
+            request.url.path,
+            body,
+            dict(request.url.params),
+            request.headers.get("idempotency-key"),
+        )
+        return httpx.Response(status, json=answer, request=request)
 
     def handle(
         self, method: str, path: str, body: Any, params: dict[str, Any], key: str | None
@@ -424,21 +436,12 @@ def _check(found: list[FakeJob], count: int | None, wanted: str, seen: list[Fake
         assert len(found) == count, f"expected {count} {wanted}, found {len(found)}"
 
 
-class _FakeTransportMixin:
+class _FakeClient(BaseClient[Any]):
     """What both fakes add to their real client: the fake server in place of the network."""
 
-    server: FakeServer
-
-    def _answer(self, operation: Operation[ResultT]) -> ResultT:
-        key = operation.idempotency_key
-        status, body = self.server.handle(
-            operation.method, operation.path, operation.json, dict(operation.params or {}), key
-        )
-        request = httpx.Request(operation.method, _FAKE_URL + operation.path)
-        if status >= 400:
-            response = httpx.Response(status, json=body, request=request)
-            raise make_status_error(response, retry_after=None)
-        return operation.result.model_validate(body)
+    def __init__(self, *, server: FakeServer | None = None, now: datetime | None = None) -> None:
+        super().__init__(base_url=_FAKE_URL, max_retries=0)
+        self.server = server or (FakeServer(now=now) if now else FakeServer())
 
     # The fake's server is reachable from the client, as tests expect: fake.complete(job_id).
     def complete(self, job_id: str, provider_message_id: str | None = None) -> Job:
@@ -470,7 +473,7 @@ class _FakeTransportMixin:
         self.server.assert_nothing_scheduled()
 
 
-class FakeQueueService(_FakeTransportMixin, QueueService):
+class FakeQueueService(_FakeClient, QueueService):
     """`QueueService` with an in-memory server: same methods, models and errors; no network.
 
     Args:
@@ -478,23 +481,15 @@ class FakeQueueService(_FakeTransportMixin, QueueService):
         now: the fake clock's start (default: the real current time).
     """
 
-    def __init__(self, *, server: FakeServer | None = None, now: datetime | None = None) -> None:
-        super().__init__(base_url=_FAKE_URL, max_retries=0)
-        self.server = server or (FakeServer(now=now) if now else FakeServer())
-
-    def _request(self, operation: Operation[ResultT]) -> ResultT:
-        return self._answer(operation)
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        return self.server.respond(request)
 
 
-class AsyncFakeQueueService(_FakeTransportMixin, AsyncQueueService):
+class AsyncFakeQueueService(_FakeClient, AsyncQueueService):
     """`AsyncQueueService` with an in-memory server; see `FakeQueueService`."""
 
-    def __init__(self, *, server: FakeServer | None = None, now: datetime | None = None) -> None:
-        super().__init__(base_url=_FAKE_URL, max_retries=0)
-        self.server = server or (FakeServer(now=now) if now else FakeServer())
-
-    async def _request(self, operation: Operation[ResultT]) -> ResultT:
-        return self._answer(operation)
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        return self.server.respond(request)
 
 
 @contextmanager
@@ -513,18 +508,6 @@ def mock_queue_service_api(
             "queue-services[dev])"
         ) from None
     fake = server or FakeServer()
-
-    def respond(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content) if request.content else None
-        status, answer = fake.handle(
-            request.method,
-            request.url.path,
-            body,
-            dict(request.url.params),
-            request.headers.get("idempotency-key"),
-        )
-        return httpx.Response(status, json=answer)
-
     with respx.mock(base_url=base_url, assert_all_called=False) as router:
-        router.route().mock(side_effect=respond)
+        router.route().mock(side_effect=fake.respond)
         yield fake
