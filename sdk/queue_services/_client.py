@@ -20,7 +20,7 @@ import time
 import typing
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, Self
+from typing import Any, Concatenate, ParamSpec, Self, TypeAlias
 
 import httpx
 import tenacity
@@ -244,6 +244,13 @@ class AsyncQueueService(BaseClient[httpx.AsyncClient]):
     check_workspace_rate_limits = async_endpoint(_endpoints.check_workspace_rate_limits)
     reset_metrics = async_endpoint(_endpoints.reset_metrics)
 
+
+#: Type app code against `QueueService`; this name is kept as an alias. (The test fakes subclass
+#: the clients, so they pass for it with mypy and with `isinstance`.)
+QueueServiceProtocol: TypeAlias = QueueService
+
+#: Type app code against `AsyncQueueService`; this name is kept as an alias.
+AsyncQueueServiceProtocol: TypeAlias = AsyncQueueService
 
 #: The API methods of both clients, each the builder of that name in `_endpoints`.
 ENDPOINTS = (

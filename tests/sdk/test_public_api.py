@@ -13,6 +13,7 @@ from pydantic import BaseModel
 import queue_services
 from queue_services import (
     AsyncQueueService,
+    AsyncQueueServiceProtocol,
     BulkScheduleResult,
     CancelResult,
     Job,
@@ -20,6 +21,7 @@ from queue_services import (
     JobList,
     Metrics,
     QueueService,
+    QueueServiceProtocol,
     RateLimitCheck,
     ResetResult,
     ScheduleResult,
@@ -106,6 +108,11 @@ def test_each_api_method_is_its_builder_as_a_method(client: type) -> None:
         assert method.__doc__ == builder.__doc__, name
         assert (method.__name__, method.__qualname__) == (name, f"{client.__name__}.{name}")
         assert inspect.iscoroutinefunction(method) is (client is AsyncQueueService), name
+
+
+def test_the_protocol_names_are_the_clients() -> None:
+    assert QueueServiceProtocol is QueueService
+    assert AsyncQueueServiceProtocol is AsyncQueueService
 
 
 def test_importing_the_sdk_loads_nothing_from_the_server_side() -> None:
