@@ -100,6 +100,9 @@ class BaseClient(Generic[HttpClientT]):
             A client of the same class; closing it leaves the shared connections open (close
             the original for that).
 
+        Raises:
+            ValueError: `max_retries` is not a whole number of 0 or more.
+
         Example:
             >>> queue.with_options(max_retries=5, timeout=30).get_job(job_id)  # doctest: +SKIP
         """
