@@ -1,8 +1,6 @@
 """The retry policy: what is retried, how long to wait, and the tenacity arguments for both clients.
 
-Everything here is pure (no I/O, an injectable clock and jitter), so it is table-tested. The
-backoff and the Retry-After parser are written for the whole product: the server's delivery
-retries are to import them too (the server may import the SDK; never the reverse).
+Everything here is pure (no I/O, an injectable clock and jitter), so it is table-tested.
 """
 
 from __future__ import annotations
@@ -81,26 +79,12 @@ def backoff_s(
     max_s: float = MAX_RETRY_DELAY_S,
     jitter: Callable[[], float] = random.random,
 ) -> float:
-    """Seconds to wait after failed attempt number `attempt` when no Retry-After says how long.
+    """Seconds to wait after failed attempt number `attempt` (1-based): exponential from
+    `base_s`, doubling each time, capped at `max_s`, with "equal jitter" (between half and all
+    of it) so that many clients do not retry in step.
 
-    Exponential from `base_s`, doubling on each attempt and capped at `max_s`, with "equal
-    jitter" (between half and all of it) so that many clients do not retry in step. The SDK's
-    clients use the defaults; other callers (the server's delivery retries) pass their own.
-
-    Args:
-        attempt: the failed attempt's number, 1 for the first.
-        base_s: seconds of the ceiling after the first attempt.
-        max_s: seconds: the highest ceiling.
-        jitter: a number in [0, 1], ``random.random`` by default (inject one in tests).
-
-    Returns:
-        Seconds, between half the ceiling and the ceiling.
-
-    Example:
-        >>> backoff_s(3, jitter=lambda: 1.0)  # 0.5 s doubled twice
-        2.0
-        >>> backoff_s(3, base_s=10, max_s=30, jitter=lambda: 0.0)  # capped at 30, halved
-        15.0
+    The one backoff of the product: the SDK's retries, the server's provider retries and its
+    status callbacks all wait this long (each with its own base and cap).
     """
     ceiling: float = min(base_s * 2.0 ** (attempt - 1), max_s)
     return ceiling * (0.5 + jitter() / 2)
