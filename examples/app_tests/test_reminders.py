@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from queue_services import QueueServiceProtocol, calculate_send_at
+from queue_services import QueueService, calculate_send_at
 from queue_services.testing import FakeQueueService
 
 
-def send_appointment_reminder(queue: QueueServiceProtocol, phone: str, when: str, zone: str) -> str:
+def send_appointment_reminder(queue: QueueService, phone: str, when: str, zone: str) -> str:
     """The app code under test: a reminder at 09:00 local time the next day."""
     send_at = calculate_send_at(1, "09:00", zone, now=datetime(2027, 6, 1, 12, tzinfo=UTC))
     result = queue.schedule_sms(

@@ -11,7 +11,12 @@ from queue_services._callbacks import (
     parse_callback,
     verify_signature,
 )
-from queue_services._client import AsyncQueueService, QueueService
+from queue_services._client import (
+    AsyncQueueService,
+    AsyncQueueServiceProtocol,
+    QueueService,
+    QueueServiceProtocol,
+)
 from queue_services._exceptions import (
     APIConnectionError,
     APIError,
@@ -53,7 +58,6 @@ from queue_services._models import (
     SmsMessage,
     WorkspaceRateLimits,
 )
-from queue_services._protocol import AsyncQueueServiceProtocol, QueueServiceProtocol
 from queue_services._send_time import QuietHours, calculate_delay_ms, calculate_send_at
 from queue_services._tracking import (
     InMemoryJobTracker,

@@ -1,4 +1,12 @@
-"""One pure builder per API operation: what to send and what comes back, without sending it."""
+"""One pure builder per API operation: what to send and what comes back, without sending it.
+
+A builder takes a client method's arguments and returns what the call asks of the server: one
+request (an `Operation`), or for a call of several round trips a sans-I/O `Flow`, a generator
+that yields each request, is sent the model of each answer, and returns the call's result. The
+clients turn each builder into a method of each client (`_client.sync_endpoint`,
+`_client.async_endpoint`), with the builder's signature and docstring: so a builder's docstring
+is the public method's, and says what the call returns once run.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +14,13 @@ import uuid
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeAlias, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel
 
 from queue_services._exceptions import InvalidSendTimeError
+from queue_services._limits import MAX_LOOKUP_IDS
 from queue_services._models import (
     BulkItemResult,
     BulkScheduleResult,
@@ -48,6 +57,27 @@ class Operation(Generic[ResultT]):
     params: Mapping[str, str | int] | None = None
     #: The caller's own Idempotency-Key; POSTs without one get a generated key.
     idempotency_key: str | None = None
+
+
+#: A call of several requests, sans-I/O: yields each `Operation`, is sent the model of its answer,
+#: and returns the call's result.
+Flow: TypeAlias = Generator[Operation[Any], Any, ResultT]
+
+#: What a builder returns: one request, or a flow of several.
+Exchange: TypeAlias = Operation[ResultT] | Flow[ResultT]
+
+
+def as_flow(exchange: Exchange[ResultT]) -> Flow[ResultT]:
+    """`exchange` as a flow, so that the clients drive one kind of thing: a single request is a
+    flow that yields it and returns its answer."""
+    if isinstance(exchange, Operation):
+        return _single(exchange)
+    return exchange
+
+
+def _single(operation: Operation[ResultT]) -> Flow[ResultT]:
+    answer: ResultT = yield operation
+    return answer
 
 
 def delay_ms(delay: Delay) -> int:
@@ -115,7 +145,48 @@ def schedule_sms(
     idempotency_key: str | None = None,
     callback_url: str | None = None,
 ) -> Operation[ScheduleResult]:
-    """``POST /api/schedule-sms``."""
+    """Schedule an SMS (``POST /api/schedule-sms``).
+
+    Args:
+        phone_number: the recipient in E.164 form, e.g. ``"+14155550123"``.
+        message: the text: up to 10 SMS segments by default (1,530 GSM-7 characters, 670
+            with others), and never over 1,600 characters.
+        workspace_id: the workspace (tenant) sending it.
+        contact_id: your id of the recipient, kept with the job.
+        delay: how long from now: milliseconds (int) or a `timedelta`; at most 366 days by
+            default. Default: now.
+        send_at: an aware datetime to send at instead (not with `delay`); one already past
+            means now.
+        priority: ``"high"``, ``"normal"`` (default) or ``"low"``, within the workspace.
+        metadata: a JSON object kept with the job and handed to the provider.
+        idempotency_key: your own key; by default a new one is made for this call and
+            reused on its retries, so a retry never schedules twice.
+        callback_url: where the server POSTs this job's status changes, signed (its host
+            must be in the server's CALLBACK_ALLOWED_HOSTS); see `CallbackHandler`.
+
+    Returns:
+        The job's id, status and due time (`scheduled_for`, an aware UTC datetime);
+        `duplicate` is True when `idempotency_key` matched a job scheduled before.
+
+    Raises:
+        InvalidSendTimeError: a negative delay, a naive `send_at`, or both given (before any
+            request).
+        UnprocessableEntityError: the server rejected a field (see `.field`, `.errors`).
+        ConflictError: `idempotency_key` was used before for a different message.
+        PermissionDeniedError: the API key is another workspace's.
+        BacklogFullError: the workspace has as many messages waiting as the server allows.
+        APIConnectionError: the server could not be reached, after the retries.
+
+    Example:
+        >>> queue.schedule_sms(  # doctest: +SKIP
+        ...     "+14155550123", "Your table is ready", workspace_id="ws-1",
+        ...     delay=timedelta(minutes=30),  # or delay=1_800_000 (ms)
+        ... )
+        >>> queue.schedule_sms(  # doctest: +SKIP
+        ...     "+14155550123", "See you at 09:30", workspace_id="ws-1",
+        ...     send_at=datetime(2027, 1, 15, 8, 0, tzinfo=ZoneInfo("Europe/Paris")),
+        ... )
+    """
     body = {"phoneNumber": phone_number, "message": message}
     body |= _common(
         workspace_id=workspace_id,
@@ -144,7 +215,29 @@ def schedule_email(
     idempotency_key: str | None = None,
     callback_url: str | None = None,
 ) -> Operation[ScheduleResult]:
-    """``POST /api/schedule-email``."""
+    """Schedule an email (``POST /api/schedule-email``).
+
+    Args:
+        to: the recipient's address.
+        subject: the subject line: one line, at most 998 characters.
+        html: the HTML body; give `html`, `text` or both.
+        text: a plain-text body.
+        workspace_id, contact_id, delay, send_at, priority, metadata, idempotency_key,
+        callback_url: as for `schedule_sms` (`delay` in milliseconds or a `timedelta`,
+            `send_at` an aware datetime).
+
+    Returns:
+        The job's id, status and due time (`scheduled_for`, an aware UTC datetime).
+
+    Raises:
+        Same as `schedule_sms`; a missing body is an `UnprocessableEntityError` on ``html``.
+
+    Example:
+        >>> queue.schedule_email(  # doctest: +SKIP
+        ...     "jane@example.com", "Your invoice", "<p>Attached.</p>", workspace_id="ws-1",
+        ...     send_at=datetime(2027, 1, 15, 9, 30, tzinfo=ZoneInfo("Europe/Paris")),
+        ... )
+    """
     body: dict[str, Any] = {"to": to, "subject": subject}
     if html is not None:
         body["html"] = html
@@ -180,31 +273,24 @@ DEFAULT_CHUNK_SIZE = 1000
 #: Called after each chunk with (messages done, messages in all).
 Progress = Callable[[int, int], None]
 
-#: A multi-request flow: yields each request, receives its answer, returns the final result.
-BulkFlow = Generator[Operation[BulkScheduleResult], BulkScheduleResult, BulkScheduleResult]
 
-
-def bulk_flow(
-    channel: str,
+def _bulk(
+    channel: Channel,
     messages: Sequence[SmsMessage | EmailMessage | Mapping[str, Any]],
-    *,
-    idempotency_key: str | None = None,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    on_progress: Progress | None = None,
-) -> BulkFlow:
-    """``POST /api/schedule-{channel}/bulk`` in chunks, as a sans-I/O flow the clients drive.
-
-    Each chunk's Idempotency-Key is ``<key>:<offset>``, made from one key per call, so retrying
-    the whole call (or one chunk) never schedules a message twice; the server then applies
-    ``:<index>`` per message.
-    """
+    idempotency_key: str | None,
+    chunk_size: int,
+    on_progress: Progress | None,
+) -> Flow[BulkScheduleResult]:
+    # Each chunk's Idempotency-Key is ``<key>:<offset>``, made from one key per call, so retrying
+    # the whole call (or one chunk) never schedules a message twice; the server then applies
+    # ``:<index>`` per message.
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
     items = [_bulk_item(item) for item in messages]
     base = idempotency_key or f"qs-{uuid.uuid4().hex}"
     results: list[BulkItemResult] = []
     for start in range(0, len(items), chunk_size):
-        answer = yield Operation(
+        answer: BulkScheduleResult = yield Operation(
             "POST",
             f"/api/schedule-{channel}/bulk",
             BulkScheduleResult,
@@ -227,6 +313,67 @@ def bulk_flow(
     )
 
 
+def schedule_sms_bulk(
+    messages: Sequence[SmsMessage | Mapping[str, Any]],
+    *,
+    idempotency_key: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    on_progress: Progress | None = None,
+) -> Flow[BulkScheduleResult]:
+    """Schedule any number of SMS, sent in chunks of `chunk_size` (``POST
+    /api/schedule-sms/bulk``).
+
+    Each message is checked on its own: a bad one is reported in its result, the others are
+    scheduled.
+
+    Args:
+        messages: `SmsMessage` models, or dicts in the wire form (``phoneNumber``,
+            ``message``, ``workspaceId``, ``delay`` in milliseconds, ...).
+        idempotency_key: one key for the whole call (chunk ``<key>:<offset>``, message
+            ``:<index>``); by default a new one is made, so retrying the call is safe.
+        chunk_size: messages per request (default 1,000; the server takes up to 10,000 by
+            default).
+        on_progress: called after each chunk with (messages done, messages in all).
+
+    Returns:
+        One result per message, in order (``index`` counts across chunks): its job, or the error
+        that rejected it; `accepted` and `rejected` count them.
+
+    Raises:
+        ValueError: `chunk_size` is less than 1.
+        InvalidSendTimeError: a message's `delay` is negative or its `send_at` naive.
+        UnprocessableEntityError: a request as a whole was refused (more messages than the
+            server takes in one).
+        APIConnectionError: the server could not be reached, after the retries; chunks sent
+            before stay scheduled, and retrying with the same `idempotency_key` is safe.
+    """
+    return _bulk(Channel.SMS, messages, idempotency_key, chunk_size, on_progress)
+
+
+def schedule_email_bulk(
+    messages: Sequence[EmailMessage | Mapping[str, Any]],
+    *,
+    idempotency_key: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    on_progress: Progress | None = None,
+) -> Flow[BulkScheduleResult]:
+    """Schedule any number of emails, sent in chunks of `chunk_size` (``POST
+    /api/schedule-email/bulk``).
+
+    Args:
+        messages: `EmailMessage` models, or dicts in the wire form (``to``, ``subject``,
+            ``html`` and/or ``text``, ``workspaceId``, ...).
+        idempotency_key, chunk_size, on_progress: as for `schedule_sms_bulk`.
+
+    Returns:
+        One result per message, in order; see `schedule_sms_bulk`.
+
+    Raises:
+        Same as `schedule_sms_bulk`.
+    """
+    return _bulk(Channel.EMAIL, messages, idempotency_key, chunk_size, on_progress)
+
+
 def _job_path(job_id: str) -> str:
     if not job_id:
         raise ValueError("job_id must not be empty")
@@ -234,12 +381,37 @@ def _job_path(job_id: str) -> str:
 
 
 def get_job(job_id: str) -> Operation[Job]:
-    """``GET /api/jobs/{jobId}``."""
+    """The job with this id (``GET /api/jobs/{jobId}``).
+
+    Args:
+        job_id: the `job_id` of a `ScheduleResult`.
+
+    Returns:
+        The job: its status, due time, attempts, last error, payload and metadata.
+
+    Raises:
+        ValueError: `job_id` is empty.
+        NotFoundError: there is no such job (or it is another workspace's).
+    """
     return Operation("GET", _job_path(job_id), Job)
 
 
 def cancel_job(job_id: str) -> Operation[CancelResult]:
-    """``DELETE /api/jobs/{jobId}``."""
+    """Cancel a job that has not been taken for sending (``DELETE /api/jobs/{jobId}``).
+
+    Cancelling a cancelled job again is fine.
+
+    Args:
+        job_id: the `job_id` of a `ScheduleResult`.
+
+    Returns:
+        The job's id and its status, CANCELLED.
+
+    Raises:
+        ValueError: `job_id` is empty.
+        NotFoundError: there is no such job.
+        ConflictError: the job is being sent, or was sent or failed.
+    """
     return Operation("DELETE", _job_path(job_id), CancelResult)
 
 
@@ -251,7 +423,21 @@ def list_jobs(
     limit: int | None = None,
     cursor: str | None = None,
 ) -> Operation[JobList]:
-    """``GET /api/jobs``."""
+    """One page of a workspace's jobs, newest first (``GET /api/jobs``).
+
+    Args:
+        workspace_id: whose jobs.
+        status: only jobs in this status.
+        channel: only ``"sms"`` or ``"email"`` jobs.
+        limit: jobs per page, 1 to 500 (server default 50).
+        cursor: `next_cursor` of the previous page.
+
+    Returns:
+        The jobs and the cursor of the next page (None on the last page).
+
+    Raises:
+        UnprocessableEntityError: a filter or the limit is out of range.
+    """
     params: dict[str, str | int] = {"workspaceId": workspace_id}
     if status is not None:
         params["status"] = str(JobStatus(status))
@@ -264,33 +450,83 @@ def list_jobs(
     return Operation("GET", "/api/jobs", JobList, params=params)
 
 
+def get_jobs(job_ids: Sequence[str]) -> Operation[JobBatch]:
+    """Many jobs in one request (``POST /api/jobs/lookup``).
+
+    Args:
+        job_ids: 1 to 500 job ids.
+
+    Returns:
+        The jobs found, in the order asked, and the ids not found in `missing`.
+
+    Raises:
+        ValueError: no ids, or more than 500.
+    """
+    if not 1 <= len(job_ids) <= MAX_LOOKUP_IDS:
+        raise ValueError(f"get_jobs takes 1 to {MAX_LOOKUP_IDS} ids, not {len(job_ids)}")
+    return Operation("POST", "/api/jobs/lookup", JobBatch, {"jobIds": list(job_ids)})
+
+
 def get_metrics() -> Operation[Metrics]:
-    """``GET /api/metrics``."""
+    """Delivery figures per channel and workspace, the queue depths, and every workspace's
+    provider rate-limit hits (``GET /api/metrics``; an admin key).
+
+    Returns:
+        `sms` and `email`: jobs sent, failed, retried and rate limited, `success_rate` (percent
+        of finished jobs sent), `avg_processing_time` (ms per batch), `throughput` (jobs
+        finished per second over the last minute), the same counts per workspace, and the queue
+        (jobs not yet due, due, being sent); `workspace_rate_limits`, per workspace and channel,
+        how often and when last a provider rate-limited it; `timestamp`, when it was read.
+
+    Raises:
+        PermissionDeniedError: the API key is a workspace's, not an admin key.
+    """
     return Operation("GET", "/api/metrics", Metrics)
 
 
 def get_workspace_rate_limits(workspace_id: str) -> Operation[WorkspaceRateLimits]:
-    """``GET /api/metrics/workspace/{workspaceId}``."""
+    """A workspace's provider rate-limit hits on each channel, the latest in detail (``GET
+    /api/metrics/workspace/{workspaceId}``).
+
+    Args:
+        workspace_id: the workspace.
+
+    Returns:
+        For `sms` and `email`: how many hits (`count`), the last one's time (`last_exceeded`,
+        an aware UTC datetime, or None), and the latest 50 hits, newest first, each with its
+        `timestamp`, `batch_size` (messages in the batch) and the provider's `error_message`.
+
+    Raises:
+        ValueError: `workspace_id` is empty.
+        NotFoundError: not a valid workspace id, or the API key is another workspace's.
+    """
     if not workspace_id:
         raise ValueError("workspace_id must not be empty")
     path = f"/api/metrics/workspace/{quote(workspace_id, safe='')}"
     return Operation("GET", path, WorkspaceRateLimits)
 
 
-def reset_metrics(
-    *, channel: Channel | str | None = None, workspace_id: str | None = None
-) -> Operation[ResetResult]:
-    """``POST /api/metrics/reset``."""
-    body: dict[str, str] = {}
-    if channel is not None:
-        body["type"] = str(Channel(channel))
-    if workspace_id is not None:
-        body["workspaceId"] = workspace_id
-    return Operation("POST", "/api/metrics/reset", ResetResult, body)
+def check_workspace_rate_limits(workspace_id: str) -> Flow[RateLimitCheck]:
+    """Whether providers are rate limiting this workspace, how often, and when last (one
+    request: ``GET /api/metrics/workspace/{workspaceId}``, summarised).
 
+    Args:
+        workspace_id: the workspace.
 
-def rate_limit_check(limits: WorkspaceRateLimits) -> RateLimitCheck:
-    """Summarise a workspace's rate-limit hits: is it being limited, how often, last when."""
+    Returns:
+        `limited` (True after any hit on either channel), `sms_count`, `email_count`, and the
+        last hit's time per channel (`last_sms_exceeded`, `last_email_exceeded`, aware UTC
+        datetimes or None; `last_exceeded` is the later of the two).
+
+    Raises:
+        Same as `get_workspace_rate_limits`.
+
+    Example:
+        >>> check = queue.check_workspace_rate_limits("workspace-123")  # doctest: +SKIP
+        >>> if check.limited and check.last_exceeded > datetime.now(UTC) - timedelta(hours=1):
+        ...     notify_admins(check.workspace_id, check.sms_count, check.email_count)
+    """
+    limits: WorkspaceRateLimits = yield get_workspace_rate_limits(workspace_id)
     return RateLimitCheck(
         workspace_id=limits.workspace_id,
         limited=limits.sms.count > 0 or limits.email.count > 0,
@@ -301,12 +537,29 @@ def rate_limit_check(limits: WorkspaceRateLimits) -> RateLimitCheck:
     )
 
 
-#: Most ids per `get_jobs` request (the server's limit).
-MAX_LOOKUP_IDS = 500
+def reset_metrics(
+    *, channel: Channel | str | None = None, workspace_id: str | None = None
+) -> Operation[ResetResult]:
+    """Reset figures: of one channel, one workspace, both, or with neither everything (``POST
+    /api/metrics/reset``; an admin key).
 
+    A workspace's reset clears its own counts and rate-limit hits; a channel's totals are reset
+    only with no `workspace_id`.
 
-def get_jobs(job_ids: Sequence[str]) -> Operation[JobBatch]:
-    """``POST /api/jobs/lookup``."""
-    if not 1 <= len(job_ids) <= MAX_LOOKUP_IDS:
-        raise ValueError(f"get_jobs takes 1 to {MAX_LOOKUP_IDS} ids, not {len(job_ids)}")
-    return Operation("POST", "/api/jobs/lookup", JobBatch, {"jobIds": list(job_ids)})
+    Args:
+        channel: ``"sms"`` or ``"email"``; both when None.
+        workspace_id: one workspace; all when None.
+
+    Returns:
+        What was reset: `type` (the channel) and `workspace_id`, None meaning all.
+
+    Raises:
+        PermissionDeniedError: the API key is a workspace's, not an admin key.
+        UnprocessableEntityError: `workspace_id` is not a valid workspace id.
+    """
+    body: dict[str, str] = {}
+    if channel is not None:
+        body["type"] = str(Channel(channel))
+    if workspace_id is not None:
+        body["workspaceId"] = workspace_id
+    return Operation("POST", "/api/metrics/reset", ResetResult, body)

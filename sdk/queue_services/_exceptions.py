@@ -23,6 +23,8 @@ QueueServiceError
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -45,6 +47,7 @@ __all__ = [
     "RateLimitError",
     "UnprocessableEntityError",
     "make_status_error",
+    "translate_transport_errors",
 ]
 
 
@@ -201,3 +204,16 @@ def make_status_error(response: httpx.Response, *, retry_after: float | None) ->
     if status >= 500:
         return InternalServerError(message, **kwargs)
     return _BY_STATUS.get(status, APIStatusError)(message, **kwargs)
+
+
+@contextmanager
+def translate_transport_errors(request: httpx.Request) -> Iterator[None]:
+    """httpx's errors in sending `request` as ours, the httpx error as the ``__cause__``: a
+    timeout is an `APITimeoutError`, any other failure to reach the server an
+    `APIConnectionError`."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise APITimeoutError(request) from exc
+    except httpx.TransportError as exc:
+        raise APIConnectionError(request, f"Connection error: {exc}") from exc

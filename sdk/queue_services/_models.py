@@ -181,7 +181,11 @@ class QueueDepth(_Model):
 
 
 class ChannelMetrics(_Model):
-    """One channel's delivery figures (the fields of both seed shapes)."""
+    """One channel's delivery figures: jobs finished (`total`, `success`, `failed`, also as
+    `total_processed`), `retried` and `rate_limited` (also `rate_exceeded_count`),
+    `success_rate` (percent of finished jobs sent), `avg_processing_time` (ms per batch),
+    `throughput` (jobs finished per second over the last minute), the same counts per workspace,
+    and the queue's depths."""
 
     total_processed: int
     batches_processed: int
@@ -232,7 +236,8 @@ class ChannelRateLimits(_Model):
 
 
 class WorkspaceRateLimits(_Model):
-    """The answer of `get_workspace_rate_limits` (seed 000's shape)."""
+    """The answer of `get_workspace_rate_limits`: a workspace's provider rate-limit hits on each
+    channel."""
 
     workspace_id: str
     sms: ChannelRateLimits

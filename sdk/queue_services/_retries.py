@@ -6,6 +6,7 @@ Everything here is pure (no I/O, an injectable clock and jitter), so it is table
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -28,7 +29,12 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
         now: the current time as a Unix timestamp (defaults to `time.time()`), for HTTP dates.
 
     Returns:
-        The wait in seconds (never negative), or None if the header is absent or unreadable.
+        The wait in seconds (never negative: a date already past is 0), or None if the header is
+        absent or unreadable (not a number nor a date, NaN or infinite).
+
+    Example:
+        >>> parse_retry_after({"retry-after": "Mon, 24 Nov 2025 16:00:30 GMT"}, now=1_764_000_000)
+        30.0
     """
     value = headers.get("retry-after")
     if value is None:
@@ -44,7 +50,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
         if moment is None:
             return None
         seconds = moment.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN or infinite
+    if not math.isfinite(seconds):
         return None
     return max(0.0, seconds)
 

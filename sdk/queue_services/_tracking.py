@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from queue_services._endpoints import MAX_LOOKUP_IDS
+from queue_services._limits import MAX_LOOKUP_IDS
 from queue_services._models import Job, JobStatus, ScheduleResult
 
 if TYPE_CHECKING:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,16 @@ from queue_services import (
     QueueService,
     UnprocessableEntityError,
 )
-from queue_services.testing import FakeQueueService
+from queue_services._limits import (
+    MAX_BULK_MESSAGES,
+    MAX_DELAY_MS,
+    MAX_IDENTIFIER_CHARS,
+    MAX_METADATA_DEPTH,
+    MAX_SMS_CHARS,
+    MAX_SUBJECT_CHARS,
+)
+from queue_services.testing import FakeQueueService, FakeServer
+from queue_services_server.api.schemas import MetricsAnswer, ResetAnswer, WorkspaceMetricsAnswer
 from tests.conftest import ADMIN_KEY
 
 
@@ -70,6 +80,23 @@ def test_idempotency(queue: QueueService) -> None:
         queue.schedule_sms("+14155550123", "Bye", workspace_id="ws-c", idempotency_key="k1")
 
 
+SMS = {"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "ws-c"}
+
+
+def sms(queue: QueueService, **changes: Any) -> object:
+    """Schedule a valid SMS with `changes` made to its arguments."""
+    arguments = {"phone_number": "+14155550123", "message": "Hi", "workspace_id": "ws-c"}
+    return queue.schedule_sms(**{**arguments, **changes})
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """A JSON object nested `levels` deep (``{}`` is one level)."""
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
 @pytest.mark.parametrize(
     ("call", "field"),
     [
@@ -80,6 +107,15 @@ def test_idempotency(queue: QueueService) -> None:
         (lambda q: q.schedule_email("a@b.io", "Hi\nBcc: x", "<p>x</p>", workspace_id="ws-c"),
          "subject"),
         (lambda q: q.schedule_email("a@example.com", "Hi", workspace_id="ws-c"), "html"),
+        # The limits the server and the fake share (queue_services._limits):
+        (lambda q: sms(q, message="x" * (MAX_SMS_CHARS + 1)), "message"),
+        (lambda q: q.schedule_email("a@b.io", "x" * (MAX_SUBJECT_CHARS + 1), text="x",
+                                    workspace_id="ws-c"), "subject"),
+        (lambda q: sms(q, workspace_id="w" * (MAX_IDENTIFIER_CHARS + 1)), "workspaceId"),
+        (lambda q: sms(q, delay=MAX_DELAY_MS + 1), "delay"),
+        (lambda q: sms(q, metadata=nested(MAX_METADATA_DEPTH + 1)), "metadata"),
+        (lambda q: q.schedule_sms_bulk([SMS] * (MAX_BULK_MESSAGES + 1),
+                                       chunk_size=MAX_BULK_MESSAGES + 1), "messages"),
     ],
 )  # fmt: skip
 def test_validation_errors_name_the_same_field(
@@ -124,3 +160,48 @@ def test_get_jobs_finds_many_and_lists_the_missing(queue: QueueService) -> None:
 
     assert [job.job_id for job in batch.jobs] == [ids[2], ids[0]]
     assert batch.missing == ["01NOSUCHJOB0000000000000000"]
+
+
+def test_metrics_and_rate_limits(queue: QueueService) -> None:
+    queue.schedule_sms("+14155550123", "Hi", workspace_id="ws-m", delay=timedelta(hours=1))
+    queue.schedule_sms("+14155550123", "Hi", workspace_id="ws-m")
+
+    metrics = queue.get_metrics()
+    limits = queue.get_workspace_rate_limits("ws-m")
+    check = queue.check_workspace_rate_limits("ws-m")
+    reset = queue.reset_metrics(channel="sms", workspace_id="ws-m")
+
+    assert metrics.sms.queue is not None
+    assert metrics.sms.queue.scheduled == 1  # the other is due (or already taken by a worker)
+    assert (metrics.sms.total, metrics.email.total, metrics.workspace_rate_limits) == (0, 0, {})
+    assert (limits.workspace_id, limits.sms.count, limits.email.details) == ("ws-m", 0, [])
+    assert (check.limited, check.last_exceeded) == (False, None)
+    assert (reset.success, reset.type, reset.workspace_id) == (True, "sms", "ws-m")
+    with pytest.raises(NotFoundError):
+        queue.get_workspace_rate_limits("not a workspace")
+    with pytest.raises(UnprocessableEntityError):
+        queue.reset_metrics(workspace_id="a b")
+
+
+def test_the_fakes_metrics_answers_are_in_the_servers_shapes() -> None:
+    # Given a fake with finished jobs and rate-limit hits on both channels
+    server = FakeServer(now=datetime(2027, 3, 1, 9, 0, 0, 123_000, tzinfo=UTC))
+    fake = FakeQueueService(server=server)
+    for channel, job in (
+        ("sms", fake.schedule_sms("+14155550123", "Hi", workspace_id="ws-s")),
+        ("email", fake.schedule_email("a@example.com", "S", text="x", workspace_id="ws-s")),
+    ):
+        fake.complete(job.job_id)
+        fake.record_rate_limit("ws-s", channel, batch_size=3)
+    fake.schedule_sms("+14155550123", "Later", workspace_id="ws-s", delay=timedelta(hours=1))
+
+    # Then each answer is what the server's own answer model would write: no field more or less
+    for answer_model, (method, path, body) in (
+        (MetricsAnswer, ("GET", "/api/metrics", None)),
+        (WorkspaceMetricsAnswer, ("GET", "/api/metrics/workspace/ws-s", None)),
+        (ResetAnswer, ("POST", "/api/metrics/reset", {"type": "sms"})),
+        (ResetAnswer, ("POST", "/api/metrics/reset", {})),
+    ):
+        status, answer = server.handle(method, path, body, {}, None)
+        assert status == 200, answer
+        assert answer_model.model_validate(answer).model_dump(mode="json") == answer, path

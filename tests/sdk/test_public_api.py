@@ -5,10 +5,46 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+import typing
+
+import pytest
+from pydantic import BaseModel
 
 import queue_services
-from queue_services import AsyncQueueService, QueueService
-from queue_services._client import PUBLIC_METHODS
+from queue_services import (
+    AsyncQueueService,
+    AsyncQueueServiceProtocol,
+    BulkScheduleResult,
+    CancelResult,
+    Job,
+    JobBatch,
+    JobList,
+    Metrics,
+    QueueService,
+    QueueServiceProtocol,
+    RateLimitCheck,
+    ResetResult,
+    ScheduleResult,
+    WorkspaceRateLimits,
+    _endpoints,
+)
+from queue_services._client import ENDPOINTS, PUBLIC_METHODS
+
+#: What each API method returns (awaited, for the async client).
+RESULTS: dict[str, type[BaseModel]] = {
+    "schedule_sms": ScheduleResult,
+    "schedule_email": ScheduleResult,
+    "schedule_sms_bulk": BulkScheduleResult,
+    "schedule_email_bulk": BulkScheduleResult,
+    "get_job": Job,
+    "get_jobs": JobBatch,
+    "cancel_job": CancelResult,
+    "list_jobs": JobList,
+    "get_metrics": Metrics,
+    "get_workspace_rate_limits": WorkspaceRateLimits,
+    "check_workspace_rate_limits": RateLimitCheck,
+    "reset_metrics": ResetResult,
+}
 
 
 def test_all_is_sorted_and_complete() -> None:
@@ -50,6 +86,33 @@ def test_both_clients_have_the_same_methods_and_signatures() -> None:
 def test_every_public_method_is_documented() -> None:
     for name in PUBLIC_METHODS:
         assert inspect.getdoc(getattr(QueueService, name)), name
+    for name in ENDPOINTS:
+        doc = inspect.getdoc(getattr(QueueService, name)) or ""
+        assert "Returns:" in doc, name
+        assert "seed" not in doc, name  # say what the endpoint is, not where it came from
+
+
+@pytest.mark.parametrize("client", [QueueService, AsyncQueueService])
+def test_each_api_method_is_its_builder_as_a_method(client: type) -> None:
+    assert sorted(ENDPOINTS) == sorted(RESULTS)
+    for name in ENDPOINTS:
+        builder = getattr(_endpoints, name)
+        method = getattr(client, name)
+        built = inspect.signature(builder)
+        this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+        assert inspect.signature(method) == built.replace(
+            parameters=[this, *built.parameters.values()], return_annotation=RESULTS[name]
+        ), name
+        assert typing.get_type_hints(method)["return"] is RESULTS[name], name
+        assert method.__doc__ == builder.__doc__, name
+        assert (method.__name__, method.__qualname__) == (name, f"{client.__name__}.{name}")
+        assert inspect.iscoroutinefunction(method) is (client is AsyncQueueService), name
+
+
+def test_the_protocol_names_are_the_clients() -> None:
+    assert QueueServiceProtocol is QueueService
+    assert AsyncQueueServiceProtocol is AsyncQueueService
 
 
 def test_importing_the_sdk_loads_nothing_from_the_server_side() -> None:

@@ -27,6 +27,9 @@ REQUEST = httpx.Request("POST", "http://queue.test/api/schedule-sms")
         ({"Retry-After": ""}, None),
         ({"Retry-After": "nan"}, None),
         ({"Retry-After": "inf"}, None),
+        ({"Retry-After": "-inf"}, None),
+        ({"Retry-After": "   "}, None),
+        ({"Retry-After": "Mon, 24 Nov 2025 16:01:00 +0000"}, 60.0),
     ],
 )
 def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> None:
@@ -75,3 +78,22 @@ def test_backoff_is_exponential_capped_and_jittered(attempt: int, low: float, hi
     assert backoff_s(attempt, jitter=lambda: 0.0) == low
     assert backoff_s(attempt, jitter=lambda: 1.0) == high
     assert low <= backoff_s(attempt) <= high
+
+
+@pytest.mark.parametrize(
+    ("attempt", "base_s", "max_s", "low", "high"),
+    [
+        (1, 1.0, 60.0, 0.5, 1.0),
+        (3, 1.0, 60.0, 2.0, 4.0),
+        (7, 1.0, 60.0, 30.0, 60.0),  # 64 s, capped at 60
+        (1, 10.0, 5.0, 2.5, 5.0),  # a base over the cap is capped too
+        (4, 0.1, 0.5, 0.25, 0.5),
+        (2, 0.0, 8.0, 0.0, 0.0),
+    ],
+)
+def test_backoff_takes_its_base_and_cap(
+    attempt: int, base_s: float, max_s: float, low: float, high: float
+) -> None:
+    assert backoff_s(attempt, base_s=base_s, max_s=max_s, jitter=lambda: 0.0) == low
+    assert backoff_s(attempt, base_s=base_s, max_s=max_s, jitter=lambda: 1.0) == high
+    assert low <= backoff_s(attempt, base_s=base_s, max_s=max_s) <= high

@@ -3,8 +3,10 @@ and the HTTP-level mock."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -13,13 +15,21 @@ from queue_services import (
     AsyncQueueService,
     AsyncQueueServiceProtocol,
     ConflictError,
+    EmailMessage,
     JobStatus,
     NotFoundError,
     QueueService,
     QueueServiceProtocol,
+    SmsMessage,
     UnprocessableEntityError,
 )
-from queue_services.testing import AsyncFakeQueueService, FakeQueueService, mock_queue_service_api
+from queue_services._client import PUBLIC_METHODS
+from queue_services.testing import (
+    AsyncFakeQueueService,
+    FakeQueueService,
+    FakeServer,
+    mock_queue_service_api,
+)
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 
@@ -103,3 +113,138 @@ def test_the_http_level_mock_serves_plain_httpx_code() -> None:
     assert answer.json()["success"] is True
     assert bad.status_code == 422
     server.assert_sms_scheduled(to="+14155550123", count=1)
+
+
+@pytest.mark.parametrize("fake_class", [FakeQueueService, AsyncFakeQueueService])
+def test_the_fakes_serve_every_public_method(
+    fake_class: type[FakeQueueService | AsyncFakeQueueService],
+) -> None:
+    fake = fake_class(now=NOW)
+    called: set[str] = set()
+
+    def call(name: str, *args: Any, **kwargs: Any) -> Any:
+        called.add(name)
+        result = getattr(fake, name)(*args, **kwargs)
+        return asyncio.run(result) if inspect.isawaitable(result) else result
+
+    # Given a job of each kind, finished or not, and a rate-limit hit
+    sms = call("schedule_sms", "+14155550123", "Hi", workspace_id="ws-1")
+    email = call("schedule_email", "jane@example.com", "Hi", text="x", workspace_id="ws-1")
+    sms_item = SmsMessage(phone_number="+14155550100", message="A", workspace_id="ws-2")
+    email_item = EmailMessage(to="a@example.com", subject="S", text="x", workspace_id="ws-2")
+    bulk = call("schedule_sms_bulk", [sms_item])
+    email_bulk = call("schedule_email_bulk", [email_item])
+    fake.complete(sms.job_id)
+    fake.record_rate_limit("ws-1", "email")
+
+    # When every other public method is called, Then each answers
+    assert call("get_job", sms.job_id).status is JobStatus.COMPLETED
+    assert call("get_jobs", [email.job_id, "nope"]).missing == ["nope"]
+    assert call("cancel_job", email.job_id).status is JobStatus.CANCELLED
+    assert len(call("list_jobs", workspace_id="ws-2").jobs) == 2
+    assert (bulk.accepted, email_bulk.accepted) == (1, 1)
+    assert call("get_metrics").sms.success == 1
+    assert call("get_workspace_rate_limits", "ws-1").email.count == 1
+    assert call("check_workspace_rate_limits", "ws-1").limited is True
+    assert call("reset_metrics", channel="email", workspace_id="ws-1").workspace_id == "ws-1"
+    assert call("with_options", max_retries=1).server is fake.server
+    call("close")
+    assert called == set(PUBLIC_METHODS)
+
+
+def test_metrics_count_what_the_test_finished_per_channel_and_workspace() -> None:
+    fake = FakeQueueService(now=NOW)
+    ids = [
+        fake.schedule_sms("+14155550123", "Hi", workspace_id=workspace).job_id
+        for workspace in ("ws-1", "ws-1", "ws-2")
+    ]
+    later = fake.schedule_email(
+        "jane@example.com", "Hi", text="x", workspace_id="ws-1", delay=timedelta(hours=1)
+    )
+
+    fake.complete(ids[0])
+    fake.fail(ids[1], "invalid number")
+    fake.complete(ids[0])  # already finished: not counted twice
+    metrics = fake.get_metrics()
+
+    assert (metrics.sms.total, metrics.sms.success, metrics.sms.failed) == (2, 1, 1)
+    assert (metrics.sms.total_processed, metrics.sms.batches_processed) == (2, 2)
+    assert metrics.sms.success_rate == 50.0
+    assert metrics.sms.throughput == round(2 / 60, 2)
+    assert metrics.sms.last_processed_time == NOW
+    assert metrics.sms.workspaces["ws-1"].model_dump() == {
+        "total": 2, "success": 1, "failed": 1, "rate_limited": 0,
+    }  # fmt: skip
+    assert "ws-2" not in metrics.sms.workspaces  # nothing of it finished yet
+    assert metrics.sms.queue is not None
+    assert metrics.email.queue is not None
+    assert (metrics.sms.queue.due, metrics.sms.queue.scheduled) == (1, 0)
+    assert (metrics.email.queue.due, metrics.email.queue.scheduled) == (0, 1)
+    assert metrics.email.total == 0
+    assert metrics.timestamp == NOW
+    assert fake.get_job(later.job_id).status is JobStatus.SCHEDULED
+
+
+def test_rate_limit_hits_are_none_until_recorded_and_go_with_a_reset() -> None:
+    fake = FakeQueueService(now=NOW)
+    assert fake.check_workspace_rate_limits("ws-1").limited is False
+    assert fake.get_metrics().workspace_rate_limits == {}
+
+    # Given two hits on ws-1's SMS, a minute apart, and one on ws-2's
+    fake.record_rate_limit("ws-1", "sms", error_message="429 from Twilio", batch_size=20)
+    fake.advance(timedelta(minutes=1))
+    fake.record_rate_limit("ws-1", "sms")
+    fake.record_rate_limit("ws-2", "email")
+
+    limits = fake.get_workspace_rate_limits("ws-1")
+    check = fake.check_workspace_rate_limits("ws-1")
+    metrics = fake.get_metrics()
+    assert (limits.sms.count, limits.email.count) == (2, 0)
+    assert limits.sms.last_exceeded == NOW + timedelta(minutes=1)
+    assert [hit.timestamp for hit in limits.sms.details] == [NOW + timedelta(minutes=1), NOW]
+    assert (limits.sms.details[1].batch_size, limits.sms.details[1].error_message) == (
+        20,
+        "429 from Twilio",
+    )
+    assert (check.limited, check.sms_count, check.last_exceeded) == (
+        True,
+        2,
+        NOW + timedelta(minutes=1),
+    )
+    assert metrics.sms.rate_limited == metrics.sms.rate_exceeded_count == 2
+    assert metrics.sms.workspaces["ws-1"].rate_limited == 2
+    assert metrics.workspace_rate_limits["ws-1"]["sms"].count == 2
+    assert set(metrics.workspace_rate_limits["ws-2"]) == {"email"}
+
+    # When ws-1 is reset, Then its hits and counts go, the channel's totals and ws-2's stay
+    reset = fake.reset_metrics(workspace_id="ws-1")
+    metrics = fake.get_metrics()
+    assert (reset.type, reset.workspace_id) == (None, "ws-1")
+    assert fake.check_workspace_rate_limits("ws-1").limited is False
+    assert "ws-1" not in metrics.sms.workspaces
+    assert metrics.sms.rate_limited == 2
+    assert set(metrics.workspace_rate_limits) == {"ws-2"}
+
+    # When everything is reset, Then nothing is left
+    fake.reset_metrics()
+    assert fake.get_metrics().email.rate_limited == 0
+    assert fake.server.rate_limit_hits == []
+
+
+def test_the_fake_refuses_what_the_server_refuses_on_the_metrics_routes() -> None:
+    fake = FakeQueueService()
+
+    with pytest.raises(NotFoundError):
+        fake.get_workspace_rate_limits("not a workspace")
+    with pytest.raises(UnprocessableEntityError) as caught:
+        fake.reset_metrics(workspace_id="a b")
+    assert caught.value.field == "workspaceId"
+    with pytest.raises(ValueError, match="channel"):
+        fake.record_rate_limit("ws-1", "fax")
+
+
+def test_routes_the_fake_does_not_serve_say_so() -> None:
+    status, body = FakeServer().handle("GET", "/api/outbox", None, {}, None)
+
+    assert status == 404
+    assert body["error"]["message"] == "the fake does not serve GET /api/outbox"

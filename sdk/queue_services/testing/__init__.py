@@ -2,8 +2,11 @@
 
 `FakeQueueService` and `AsyncFakeQueueService` are the real clients with the network replaced by
 an in-memory server (`FakeServer`): every argument goes through the same request building as in
-production, the answers are the same models, and errors are the same exception classes. Jobs
-stay SCHEDULED until a test moves them (`complete`, `fail`, or `run_due` with the fake clock).
+production, the fake answers the HTTP request as the server would, and the answers are read into
+the same models, or raised as the same exception classes. Jobs stay SCHEDULED until a test
+moves them (`complete`, `fail`, or `run_due` with the fake clock); the metrics count what the
+test finished, and a provider's rate limit is hit only when a test records it
+(`record_rate_limit`).
 
     def test_reminder_is_scheduled(fake_queue_service):        # the pytest fixture
         send_reminder(fake_queue_service, appointment)
@@ -19,6 +22,7 @@ import hashlib
 import json
 import re
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,24 +32,43 @@ from urllib.parse import unquote
 
 import httpx
 
+from queue_services._base_client import BaseClient
 from queue_services._client import AsyncQueueService, QueueService
-from queue_services._endpoints import Operation, ResultT
-from queue_services._exceptions import make_status_error
+from queue_services._limits import (
+    E164_PATTERN,
+    IDENTIFIER_PATTERN,
+    MAX_BULK_MESSAGES,
+    MAX_DELAY_MS,
+    MAX_IDENTIFIER_CHARS,
+    MAX_LOOKUP_IDS,
+    MAX_METADATA_DEPTH,
+    MAX_SMS_CHARS,
+    MAX_SUBJECT_CHARS,
+)
 from queue_services._models import Job, JobStatus
 
 __all__ = [
     "AsyncFakeQueueService",
     "FakeJob",
     "FakeQueueService",
+    "FakeRateLimitHit",
     "FakeServer",
     "mock_queue_service_api",
 ]
 
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
-_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}")
+# The server's own rules (`_limits` is shared with it); the address check is looser than its.
+_E164 = re.compile(E164_PATTERN)
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_MAX_DELAY_MS = 366 * 86_400_000
+_ID_RULE = f"1 to {MAX_IDENTIFIER_CHARS} letters, digits and . _ : @ + -"
 _FAKE_URL = "http://fake.queue-services"
+_CHANNELS = ("sms", "email")
+
+#: Rate-limit hits shown in detail per workspace and channel, newest first (as the server does).
+_DETAILS_SHOWN = 50
+
+#: The window of the `throughput` figure (as the server's).
+_THROUGHPUT_WINDOW = timedelta(seconds=60)
 
 
 def _iso(moment: datetime) -> str:
@@ -96,6 +119,40 @@ class FakeJob:
         }
 
 
+@dataclass(frozen=True)
+class FakeRateLimitHit:
+    """A provider's rate-limit hit, recorded by a test with `FakeServer.record_rate_limit`."""
+
+    workspace_id: str
+    channel: str
+    at: datetime
+    #: Messages in the batch the provider refused.
+    batch_size: int
+    error_message: str
+
+    def wire(self) -> dict[str, Any]:
+        """The hit as ``GET /api/metrics/workspace/{workspaceId}`` shows it."""
+        return {
+            "timestamp": _iso(self.at),
+            "batchSize": self.batch_size,
+            "errorMessage": self.error_message,
+        }
+
+
+@dataclass
+class _Figures:
+    """One channel's counters, kept as the server keeps them: changed when a job finishes or a
+    provider rate-limits, cleared by a reset (a workspace's reset clears only its own)."""
+
+    totals: Counter[str] = field(default_factory=Counter)
+    workspaces: dict[str, Counter[str]] = field(default_factory=dict)
+    finished_at: list[datetime] = field(default_factory=list)
+    last_processed: datetime | None = None
+
+    def workspace(self, workspace_id: str) -> Counter[str]:
+        return self.workspaces.setdefault(workspace_id, Counter())
+
+
 class _Problem(Exception):
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -114,17 +171,35 @@ def _invalid(field: str, message: str) -> _Problem:
     return _Problem(422, "validation_error", f"{field}: {message}", field)
 
 
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in value), default=0)
+    return 0
+
+
 @dataclass
 class FakeServer:
     """The in-memory server behind the fakes, with a clock tests control.
 
+    Its metrics are the server's, from what the test did: a job counts as sent or failed when
+    `complete`, `fail` or `run_due` finishes it (each a batch of one, taking no time), and a
+    provider's rate limit is hit only when `record_rate_limit` says so. Queue depths come from
+    the jobs' statuses.
+
     Attributes:
         now: the fake's current time (aware, UTC); `advance()` moves it.
         jobs: every job, by id, in creation order.
+        rate_limit_hits: the rate-limit hits recorded and not reset, oldest first.
     """
 
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     jobs: dict[str, FakeJob] = field(default_factory=dict)
+    rate_limit_hits: list[FakeRateLimitHit] = field(default_factory=list)
+    _figures: dict[str, _Figures] = field(
+        init=False, repr=False, default_factory=lambda: {name: _Figures() for name in _CHANNELS}
+    )
 
     # ---- what tests do ------------------------------------------------------------------------
 
@@ -135,6 +210,7 @@ class FakeServer:
     def complete(self, job_id: str, provider_message_id: str | None = None) -> FakeJob:
         """Mark a job sent, as a worker would."""
         job = self._job(job_id)
+        self._finished(job, "success")
         job.status, job.attempts = JobStatus.COMPLETED, job.attempts + 1
         job.sent_at = job.updated_at = self.now
         job.provider_message_id = provider_message_id or f"fake-{job_id}"
@@ -143,6 +219,7 @@ class FakeServer:
     def fail(self, job_id: str, error: str = "failed in a test") -> FakeJob:
         """Mark a job failed for good, with `error` as its reason."""
         job = self._job(job_id)
+        self._finished(job, "failed")
         job.status, job.attempts, job.last_error = JobStatus.FAILED, job.attempts + 1, error
         job.updated_at = self.now
         return job
@@ -156,12 +233,64 @@ class FakeServer:
         ]
         return [self.complete(job.job_id) for job in due]
 
+    def record_rate_limit(
+        self,
+        workspace_id: str,
+        channel: str,
+        *,
+        error_message: str = "rate limited by the provider (recorded in a test)",
+        batch_size: int = 1,
+    ) -> FakeRateLimitHit:
+        """Record that a provider rate-limited one of the workspace's batches, as a worker would.
+
+        The hit counts in `get_metrics`, `get_workspace_rate_limits` and
+        `check_workspace_rate_limits` (at the fake clock's time) until a `reset_metrics` covers
+        it. Which job it delayed is up to the test (`fail` it, or leave it scheduled).
+
+        Args:
+            workspace_id: the workspace.
+            channel: ``"sms"`` or ``"email"``.
+            error_message: the provider's words.
+            batch_size: messages in the refused batch.
+        """
+        if channel not in _CHANNELS:
+            raise ValueError(f"channel must be 'sms' or 'email', not {channel!r}")
+        hit = FakeRateLimitHit(workspace_id, channel, self.now, batch_size, error_message)
+        self.rate_limit_hits.append(hit)
+        figures = self._figures[channel]
+        figures.totals["rateLimited"] += 1
+        figures.workspace(workspace_id)["rateLimited"] += 1
+        return hit
+
     def _job(self, job_id: str) -> FakeJob:
         if job_id not in self.jobs:
             raise KeyError(f"no job {job_id!r} in the fake")
         return self.jobs[job_id]
 
+    def _finished(self, job: FakeJob, outcome: str) -> None:
+        if job.status.is_final:
+            return  # counted when it finished (or cancelled: never sent)
+        figures = self._figures[job.channel]
+        for counts in (figures.totals, figures.workspace(job.workspace_id)):
+            counts["total"] += 1
+            counts[outcome] += 1
+        figures.totals["batches"] += 1
+        figures.finished_at.append(self.now)
+        figures.last_processed = self.now
+
     # ---- what the clients call ----------------------------------------------------------------
+
+    def respond(self, request: httpx.Request) -> httpx.Response:
+        """Answer one HTTP request, as the server would."""
+        body = json.loads(request.content) if request.content else None
+        status, answer = self.handle(
+            request.method,
+            request.url.path,
+            body,
+            dict(request.url.params),
+            request.headers.get("idempotency-key"),
+        )
+        return httpx.Response(status, json=answer, request=request)
 
     def handle(
         self, method: str, path: str, body: Any, params: dict[str, Any], key: str | None
@@ -185,8 +314,8 @@ class FakeServer:
             return 200, self._list(params)
         if (method, path) == ("POST", "/api/jobs/lookup"):
             ids = body.get("jobIds") if isinstance(body, dict) else None
-            if not isinstance(ids, list) or not 1 <= len(ids) <= 500:
-                raise _invalid("jobIds", "must be a list of 1 to 500 job ids")
+            if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_LOOKUP_IDS:
+                raise _invalid("jobIds", f"must be a list of 1 to {MAX_LOOKUP_IDS} job ids")
             return 200, {
                 "jobs": [self.jobs[i].wire() for i in ids if i in self.jobs],
                 "missing": [i for i in ids if i not in self.jobs],
@@ -203,6 +332,12 @@ class FakeServer:
                     raise _Problem(409, "not_cancellable", f"job {job_id!r} is {job.status.value}")
                 job.status, job.updated_at = JobStatus.CANCELLED, self.now
                 return 200, {"success": True, "jobId": job_id, "status": "CANCELLED"}
+        if (method, path) == ("GET", "/api/metrics"):
+            return 200, self._metrics()
+        if method == "GET" and path.startswith("/api/metrics/workspace/"):
+            return 200, self._workspace_rate_limits(path.removeprefix("/api/metrics/workspace/"))
+        if (method, path) == ("POST", "/api/metrics/reset"):
+            return 200, self._reset(body)
         raise _Problem(404, "not_found", f"the fake does not serve {method} {path}")
 
     def _schedule(
@@ -243,21 +378,27 @@ class FakeServer:
             raise _Problem(400, "invalid_json", "the body must be a JSON object")
         workspace = body.get("workspaceId")
         if not isinstance(workspace, str) or not _IDENTIFIER.fullmatch(workspace):
-            raise _invalid("workspaceId", "is required: 1 to 128 letters, digits and . _ : @ + -")
+            raise _invalid("workspaceId", f"is required: {_ID_RULE}")
         contact = body.get("contactId")
         if contact is not None and not (
             isinstance(contact, str) and _IDENTIFIER.fullmatch(contact)
         ):
-            raise _invalid("contactId", "must be 1 to 128 letters, digits and . _ : @ + -")
+            raise _invalid("contactId", f"must be {_ID_RULE}")
         delay = body.get("delay")
-        if delay is not None and not 0 <= delay <= _MAX_DELAY_MS:
-            raise _invalid("delay", f"must be between 0 and {_MAX_DELAY_MS} ms")
+        if delay is not None and not 0 <= delay <= MAX_DELAY_MS:
+            raise _invalid("delay", f"must be between 0 and {MAX_DELAY_MS} ms")
+        metadata = body.get("metadata")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise _invalid("metadata", "must be a JSON object")
+        if metadata is not None and _depth(metadata) > MAX_METADATA_DEPTH:
+            raise _invalid("metadata", f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
         if channel == "sms":
             phone, message = body.get("phoneNumber"), body.get("message")
             if not isinstance(phone, str) or not _E164.fullmatch(phone):
                 raise _invalid("phoneNumber", "must be an E.164 number such as +14155550123")
-            if not isinstance(message, str) or not message.strip() or len(message) > 1600:
-                raise _invalid("message", "must not be blank (at most 1,600 characters)")
+            if not isinstance(message, str) or not message.strip() or len(message) > MAX_SMS_CHARS:
+                rule = f"must not be blank (at most {MAX_SMS_CHARS:,} characters)"
+                raise _invalid("message", rule)
             return {"phoneNumber": phone, "message": message}
         to, subject = body.get("to"), body.get("subject")
         if not isinstance(to, str) or not _EMAIL.fullmatch(to):
@@ -269,6 +410,8 @@ class FakeServer:
             or "\r" in subject
         ):
             raise _invalid("subject", "must not be blank and must not contain line breaks")
+        if len(subject) > MAX_SUBJECT_CHARS:
+            raise _invalid("subject", f"must be at most {MAX_SUBJECT_CHARS} characters")
         if not body.get("html") and not body.get("text"):
             raise _invalid("html", "give html or text (or both)")
         payload = {"to": to, "subject": subject}
@@ -286,6 +429,8 @@ class FakeServer:
         messages = body.get("messages") if isinstance(body, dict) else None
         if not isinstance(messages, list) or not messages:
             raise _invalid("messages", "must be a non-empty list")
+        if len(messages) > MAX_BULK_MESSAGES:
+            raise _invalid("messages", f"at most {MAX_BULK_MESSAGES} messages per request")
         results = []
         for index, item in enumerate(messages):
             try:
@@ -327,6 +472,108 @@ class FakeServer:
             "jobs": [job.wire() for job in page],
             "nextCursor": str(start + limit) if more else None,
         }
+
+    def _hits(self, workspace_id: str, channel: str) -> list[FakeRateLimitHit]:
+        return [
+            hit
+            for hit in self.rate_limit_hits
+            if (hit.workspace_id, hit.channel) == (workspace_id, channel)
+        ]
+
+    def _channel_metrics(self, channel: str) -> dict[str, Any]:
+        figures = self._figures[channel]
+        counts = figures.totals
+        total = counts["total"]
+        waiting = [
+            job
+            for job in self.jobs.values()
+            if job.channel == channel and job.status is JobStatus.SCHEDULED
+        ]
+        recent = [at for at in figures.finished_at if at >= self.now - _THROUGHPUT_WINDOW]
+        last = figures.last_processed
+        return {
+            "totalProcessed": total,
+            "batchesProcessed": counts["batches"],
+            "successRate": round(counts["success"] / total * 100, 2) if total else 0.0,
+            "avgProcessingTime": 0.0,
+            "throughput": round(len(recent) / _THROUGHPUT_WINDOW.total_seconds(), 2),
+            "rateExceededCount": counts["rateLimited"],
+            "lastProcessedTime": _iso(last) if last else None,
+            "total": total,
+            "success": counts["success"],
+            "failed": counts["failed"],
+            "rateLimited": counts["rateLimited"],
+            "retried": 0,
+            "workspaces": {
+                workspace: {name: n[name] for name in ("total", "success", "failed", "rateLimited")}
+                for workspace, n in sorted(figures.workspaces.items())
+                if any(n.values())
+            },
+            "queue": {
+                "scheduled": sum(1 for job in waiting if job.scheduled_for > self.now),
+                "due": sum(1 for job in waiting if job.scheduled_for <= self.now),
+                "inFlight": sum(
+                    1
+                    for job in self.jobs.values()
+                    if job.channel == channel and job.status is JobStatus.PROCESSING
+                ),
+            },
+        }
+
+    def _metrics(self) -> dict[str, Any]:
+        rate_limits: dict[str, dict[str, Any]] = {}
+        for hit in self.rate_limit_hits:
+            hits = self._hits(hit.workspace_id, hit.channel)
+            rate_limits.setdefault(hit.workspace_id, {})[hit.channel] = {
+                "count": len(hits),
+                "lastExceeded": _iso(max(h.at for h in hits)),
+            }
+        return {
+            "sms": self._channel_metrics("sms"),
+            "email": self._channel_metrics("email"),
+            "workspaceRateLimits": dict(sorted(rate_limits.items())),
+            "timestamp": _iso(self.now),
+        }
+
+    def _workspace_rate_limits(self, workspace_id: str) -> dict[str, Any]:
+        if not _IDENTIFIER.fullmatch(workspace_id):
+            shown = workspace_id[:MAX_IDENTIFIER_CHARS]
+            raise _Problem(404, "not_found", f"no workspace {shown!r}")
+        answer: dict[str, Any] = {"workspaceId": workspace_id, "timestamp": _iso(self.now)}
+        for channel in _CHANNELS:
+            hits = self._hits(workspace_id, channel)
+            answer[channel] = {
+                "count": len(hits),
+                "lastExceeded": _iso(max(h.at for h in hits)) if hits else None,
+                "details": [hit.wire() for hit in reversed(hits)][:_DETAILS_SHOWN],
+            }
+        return answer
+
+    def _reset(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise _Problem(400, "invalid_json", "the body must be a JSON object")
+        unknown = sorted(body.keys() - {"type", "workspaceId"})
+        if unknown:
+            raise _invalid(unknown[0], "Extra inputs are not permitted")
+        channel, workspace = body.get("type"), body.get("workspaceId")
+        if channel is not None and channel not in _CHANNELS:
+            raise _invalid("type", "must be 'sms' or 'email'")
+        if workspace is not None and not (
+            isinstance(workspace, str) and _IDENTIFIER.fullmatch(workspace)
+        ):
+            raise _invalid("workspaceId", f"must be {_ID_RULE}")
+        channels = _CHANNELS if channel is None else (channel,)
+        for name in channels:
+            if workspace is None:
+                self._figures[name] = _Figures()
+            else:
+                self._figures[name].workspaces.pop(workspace, None)
+        self.rate_limit_hits = [
+            hit
+            for hit in self.rate_limit_hits
+            if hit.channel not in channels or workspace not in (None, hit.workspace_id)
+        ]
+        return {"success": True, "type": channel, "workspaceId": workspace}
 
     # ---- assertions ---------------------------------------------------------------------------
 
@@ -394,21 +641,12 @@ def _check(found: list[FakeJob], count: int | None, wanted: str, seen: list[Fake
         assert len(found) == count, f"expected {count} {wanted}, found {len(found)}"
 
 
-class _FakeTransportMixin:
+class _FakeClient(BaseClient[Any]):
     """What both fakes add to their real client: the fake server in place of the network."""
 
-    server: FakeServer
-
-    def _answer(self, operation: Operation[ResultT]) -> ResultT:
-        key = operation.idempotency_key
-        status, body = self.server.handle(
-            operation.method, operation.path, operation.json, dict(operation.params or {}), key
-        )
-        request = httpx.Request(operation.method, _FAKE_URL + operation.path)
-        if status >= 400:
-            response = httpx.Response(status, json=body, request=request)
-            raise make_status_error(response, retry_after=None)
-        return operation.result.model_validate(body)
+    def __init__(self, *, server: FakeServer | None = None, now: datetime | None = None) -> None:
+        super().__init__(base_url=_FAKE_URL, max_retries=0)
+        self.server = server or (FakeServer(now=now) if now else FakeServer())
 
     # The fake's server is reachable from the client, as tests expect: fake.complete(job_id).
     def complete(self, job_id: str, provider_message_id: str | None = None) -> Job:
@@ -422,6 +660,12 @@ class _FakeTransportMixin:
     def advance(self, by: timedelta) -> None:
         """Move the fake clock forward."""
         self.server.advance(by)
+
+    def record_rate_limit(
+        self, workspace_id: str, channel: str, **details: Any
+    ) -> FakeRateLimitHit:
+        """Record a provider's rate-limit hit; see `FakeServer.record_rate_limit`."""
+        return self.server.record_rate_limit(workspace_id, channel, **details)
 
     def run_due(self) -> list[Job]:
         """Complete every job due at the fake clock's time."""
@@ -440,7 +684,7 @@ class _FakeTransportMixin:
         self.server.assert_nothing_scheduled()
 
 
-class FakeQueueService(_FakeTransportMixin, QueueService):
+class FakeQueueService(_FakeClient, QueueService):
     """`QueueService` with an in-memory server: same methods, models and errors; no network.
 
     Args:
@@ -448,23 +692,15 @@ class FakeQueueService(_FakeTransportMixin, QueueService):
         now: the fake clock's start (default: the real current time).
     """
 
-    def __init__(self, *, server: FakeServer | None = None, now: datetime | None = None) -> None:
-        super().__init__(base_url=_FAKE_URL, max_retries=0)
-        self.server = server or (FakeServer(now=now) if now else FakeServer())
-
-    def _request(self, operation: Operation[ResultT]) -> ResultT:
-        return self._answer(operation)
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        return self.server.respond(request)
 
 
-class AsyncFakeQueueService(_FakeTransportMixin, AsyncQueueService):
+class AsyncFakeQueueService(_FakeClient, AsyncQueueService):
     """`AsyncQueueService` with an in-memory server; see `FakeQueueService`."""
 
-    def __init__(self, *, server: FakeServer | None = None, now: datetime | None = None) -> None:
-        super().__init__(base_url=_FAKE_URL, max_retries=0)
-        self.server = server or (FakeServer(now=now) if now else FakeServer())
-
-    async def _request(self, operation: Operation[ResultT]) -> ResultT:
-        return self._answer(operation)
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        return self.server.respond(request)
 
 
 @contextmanager
@@ -483,18 +719,6 @@ def mock_queue_service_api(
             "queue-services[dev])"
         ) from None
     fake = server or FakeServer()
-
-    def respond(request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content) if request.content else None
-        status, answer = fake.handle(
-            request.method,
-            request.url.path,
-            body,
-            dict(request.url.params),
-            request.headers.get("idempotency-key"),
-        )
-        return httpx.Response(status, json=answer)
-
     with respx.mock(base_url=base_url, assert_all_called=False) as router:
-        router.route().mock(side_effect=respond)
+        router.route().mock(side_effect=fake.respond)
         yield fake

@@ -30,23 +30,26 @@ from pydantic import (
     model_validator,
 )
 
+from queue_services._limits import (
+    E164_PATTERN,
+    IDENTIFIER_PATTERN,
+    MAX_IDENTIFIER_CHARS,
+    MAX_LOOKUP_IDS,
+    MAX_METADATA_DEPTH,
+    MAX_SMS_CHARS,
+    MAX_SUBJECT_CHARS,
+)
 from queue_services_server.api.sms_encoding import segments
+
+# The patterns and limits are the SDK's (`queue_services._limits`), so that its test fake checks
+# the same rules as these schemas.
 
 #: E.164: a plus sign, then 2 to 15 digits, the first not zero. Format only: whether a number is
 #: in service is the provider's business, and the seeds' own example (+1234567890) must pass.
-_E164 = re.compile(r"\+[1-9][0-9]{1,14}")
+_E164 = re.compile(E164_PATTERN)
 
 #: Workspace and contact ids: they end up in Redis key names and in logs, so a safe alphabet.
-_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}")
-
-#: Longest SMS text accepted, in characters (10 concatenated segments of 160).
-MAX_SMS_CHARS = 1600
-
-#: Longest subject line: RFC 5322's limit for one header line.
-MAX_SUBJECT_CHARS = 998
-
-#: Deepest nesting accepted in `metadata`.
-MAX_METADATA_DEPTH = 8
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
 
 class ValidationContext(TypedDict):
@@ -75,7 +78,7 @@ def _phone_number(value: str) -> str:
 def _identifier(value: str) -> str:
     if not _IDENTIFIER.fullmatch(value):
         raise ValueError(
-            "must be 1 to 128 characters of letters, digits and . _ : @ + -, "
+            f"must be 1 to {MAX_IDENTIFIER_CHARS} characters of letters, digits and . _ : @ + -, "
             "starting with a letter or digit"
         )
     return value
@@ -147,13 +150,13 @@ def is_identifier(value: str) -> bool:
 PhoneNumber = Annotated[
     str,
     AfterValidator(_phone_number),
-    WithJsonSchema({"type": "string", "pattern": r"^\+[1-9][0-9]{1,14}$"}),
+    WithJsonSchema({"type": "string", "pattern": f"^{E164_PATTERN}$"}),
 ]
 Identifier = Annotated[
     str,
     AfterValidator(_identifier),
     WithJsonSchema(
-        {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$", "maxLength": 128}
+        {"type": "string", "pattern": f"^{IDENTIFIER_PATTERN}$", "maxLength": MAX_IDENTIFIER_CHARS}
     ),
 ]
 NonBlank = Annotated[
@@ -438,7 +441,7 @@ class LookupRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
 
     job_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
-        alias="jobIds", min_length=1, max_length=500
+        alias="jobIds", min_length=1, max_length=MAX_LOOKUP_IDS
     )
 
 
