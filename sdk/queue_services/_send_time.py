@@ -156,7 +156,8 @@ def calculate_delay_ms(
     now: datetime | None = None,
     quiet_hours: QuietHours | tuple[TimeOfDay, TimeOfDay] | None = None,
 ) -> int:
-    """Milliseconds from `now` to `calculate_send_at(...)` (the seed's ``calculateDelayMs``).
+    """Milliseconds from `now` to `calculate_send_at(...)`, as the Node service's
+    ``calculateDelayMs`` gave them.
 
     Same arguments as `calculate_send_at`. Prefer passing ``send_at=calculate_send_at(...)`` to
     the schedule calls: a delay is relative to when the server receives it.

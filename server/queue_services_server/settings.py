@@ -12,12 +12,10 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from queue_services._limits import MAX_BULK_MESSAGES, MAX_DELAY_MS
 from queue_services_server.store.connection import REDIS_SCHEMES, parse_sentinel_url
 
 ProviderName = Literal["webhook", "twilio", "smtp", "outbox", "null"]
-
-#: 366 days in milliseconds: the longest delay (or `sendAt` distance) accepted by default.
-DEFAULT_MAX_DELAY_MS = 366 * 24 * 3600 * 1000
 
 
 class Settings(BaseSettings):
@@ -100,7 +98,7 @@ class Settings(BaseSettings):
         description="Folder where `queue-services dev` keeps its embedded Redis data.",
     )
     max_delay_ms: int = Field(
-        default=DEFAULT_MAX_DELAY_MS,
+        default=MAX_DELAY_MS,
         gt=0,
         description="Longest accepted delay, in milliseconds (also bounds `sendAt`).",
     )
@@ -111,7 +109,7 @@ class Settings(BaseSettings):
         default=32 * 1024 * 1024, gt=0, description="Largest body of a bulk scheduling request."
     )
     max_bulk_messages: int = Field(
-        default=10_000, gt=0, description="Most messages in one bulk request."
+        default=MAX_BULK_MESSAGES, gt=0, description="Most messages in one bulk request."
     )
     max_sms_segments: int = Field(
         default=10,

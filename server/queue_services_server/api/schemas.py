@@ -45,7 +45,7 @@ from queue_services_server.api.sms_encoding import segments
 # the same rules as these schemas.
 
 #: E.164: a plus sign, then 2 to 15 digits, the first not zero. Format only: whether a number is
-#: in service is the provider's business, and the seeds' own example (+1234567890) must pass.
+#: in service is the provider's business, and examples such as +1234567890 must pass.
 _E164 = re.compile(E164_PATTERN)
 
 #: Workspace and contact ids: they end up in Redis key names and in logs, so a safe alphabet.
@@ -132,7 +132,7 @@ def _iso_ms(value: datetime) -> str:
     )
 
 
-#: An instant as the seeds write it: ISO 8601, UTC, milliseconds (2025-03-22T10:15:30.123Z).
+#: An instant as the API writes it: ISO 8601, UTC, milliseconds (2025-03-22T10:15:30.123Z).
 Instant = Annotated[
     datetime,
     PlainSerializer(_iso_ms, return_type=str, when_used="json"),
@@ -260,7 +260,7 @@ class _Message(BaseModel):
 
 
 class SmsMessage(_Message):
-    """Body of ``POST /api/schedule-sms`` (the seeds' body, plus optional extensions)."""
+    """Body of ``POST /api/schedule-sms``: what the CRM already sends, and optional extensions."""
 
     phone_number: PhoneNumber = Field(alias="phoneNumber")
     message: Annotated[
@@ -294,7 +294,7 @@ class SmsMessage(_Message):
 
 
 class EmailMessage(_Message):
-    """Body of ``POST /api/schedule-email`` (the seeds' body, plus ``text``)."""
+    """Body of ``POST /api/schedule-email``: what the CRM already sends, and optional ``text``."""
 
     to: EmailStr
     subject: Annotated[
@@ -468,7 +468,7 @@ class OutboxAnswer(_Answer):
 
 
 class WorkspaceCounts(_Answer):
-    """A workspace's figures on one channel (seed 002's shape)."""
+    """A workspace's figures on one channel."""
 
     total: int
     success: int
@@ -485,7 +485,7 @@ class QueueDepth(_Answer):
 
 
 class ChannelMetricsAnswer(_Answer):
-    """One channel's metrics: the fields of both seed shapes (001 and 002), and more."""
+    """One channel's metrics: the fields of both shapes the CRM's dashboards read, and more."""
 
     total_processed: int = Field(alias="totalProcessed")
     batches_processed: int = Field(alias="batchesProcessed")
@@ -530,7 +530,7 @@ class RateLimitDetail(_Answer):
 
 
 class WorkspaceRateLimit(_Answer):
-    """A workspace's rate-limit hits on one channel (seed 000's shape)."""
+    """A workspace's provider rate-limit hits on one channel."""
 
     count: int
     last_exceeded: Instant | None = Field(alias="lastExceeded")
@@ -538,7 +538,8 @@ class WorkspaceRateLimit(_Answer):
 
 
 class WorkspaceMetricsAnswer(_Answer):
-    """Answer of ``GET /api/metrics/workspace/{workspaceId}`` (seed 000's shape)."""
+    """Answer of ``GET /api/metrics/workspace/{workspaceId}``: a workspace's provider rate-limit
+    hits per channel."""
 
     workspace_id: str = Field(alias="workspaceId")
     sms: WorkspaceRateLimit

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from queue_services_server.settings import Settings
 
-#: The broker queue of each channel's batches, named as the seeds name them. Read by the CLI to
-#: start Dramatiq on them, so this module must not import Dramatiq.
+#: The broker queue of each channel's batches, named as the CRM's BullMQ service named them.
+#: Read by the CLI to start Dramatiq on them, so this module must not import Dramatiq.
 QUEUES = {"sms": "send-sms-queue", "email": "send-email-queue"}
 
 

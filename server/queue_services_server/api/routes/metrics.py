@@ -1,5 +1,6 @@
 """Metrics: ``GET /api/metrics``, ``GET /api/metrics/workspace/{workspaceId}``,
-``POST /api/metrics/reset`` (the seeds' shapes) and ``GET /metrics`` (Prometheus)."""
+``POST /api/metrics/reset`` (in the JSON shapes the CRM's dashboards read) and ``GET /metrics``
+(Prometheus)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ DETAILS_SHOWN = 50
 
 
 def channel_answer(figures: ChannelMetrics, now_ms: int) -> ChannelMetricsAnswer:
-    """One channel's figures in the seeds' fields."""
+    """One channel's figures in the fields the CRM's dashboards read."""
     c = figures.counters
     return ChannelMetricsAnswer(
         totalProcessed=c["total"],
@@ -85,7 +86,7 @@ async def get_metrics(request: Request) -> Response:
 
 
 async def get_workspace_metrics(request: Request) -> Response:
-    """One workspace's provider rate-limit hits, in seed 000's shape."""
+    """One workspace's provider rate-limit hits, per channel."""
     workspace_id: str = request.path_params["workspace_id"]
     if not is_identifier(workspace_id) or not can_see(request, workspace_id):
         raise NotFoundError(f"no workspace {workspace_id[:128]!r}")

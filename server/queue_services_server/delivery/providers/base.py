@@ -85,9 +85,9 @@ class Provider(Protocol):
 
 
 def is_rate_limit_text(text: str) -> bool:
-    """Whether an error text says "rate limited", as the seeds recognise it (429, "rate limit",
-    "too many requests"). WhatsApp's 130429 and 131056 are rate limits; its 131051 is not (it
-    means an unsupported message type), whatever the seeds say."""
+    """Whether an error text says "rate limited" (429, "rate limit", "too many requests", and
+    WhatsApp's 130429 and 131056). WhatsApp's 131051 is not one: it means an unsupported message
+    type, though the Node service counted it as a rate limit."""
     lowered = text.lower()
     return (
         "429" in lowered

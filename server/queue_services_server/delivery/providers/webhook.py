@@ -1,4 +1,5 @@
-"""The webhook provider: the seeds' contract, POSTing each message to the CRM's own endpoints.
+"""The webhook provider: POSTing each message to the CRM's own send endpoints, in the bodies
+those endpoints already take from the CRM's Node service.
 
 SMS go to ``POST {SMS_API_URL}/send-sms`` with ``{to, message, contactId, workspaceId, metadata}``;
 email to ``POST {EMAIL_API_URL}/api/email/send`` with ``{to, subject, html, contactId,
@@ -26,12 +27,12 @@ from queue_services_server.delivery.providers.base import (
 )
 from queue_services_server.delivery.signing import SIGNATURE_HEADER, signature
 
-#: Path of each channel's endpoint under its base URL, as the seeds give them.
+#: Path of each channel's endpoint under its base URL, as the CRM's endpoints are named.
 PATHS = {"sms": "/send-sms", "email": "/api/email/send"}
 
 
-def seed_body(message: OutboundMessage) -> dict[str, Any]:
-    """The JSON body the seeds' receiving endpoints expect."""
+def crm_body(message: OutboundMessage) -> dict[str, Any]:
+    """The JSON body the CRM's send endpoints expect."""
     payload = message.payload
     common = {
         "contactId": message.contact_id,
@@ -68,7 +69,7 @@ class WebhookProvider:
 
     async def send(self, message: OutboundMessage) -> str:
         """POST the message; see the module docstring for the contract."""
-        body = orjson.dumps(seed_body(message))
+        body = orjson.dumps(crm_body(message))
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": message.job_id,
@@ -107,7 +108,7 @@ class WebhookProvider:
 
 
 def _message_id(text: str) -> str | None:
-    # The seeds' receiver answers {"success": true, "messageId": "..."}; Twilio-like ones "sid".
+    # The CRM's endpoints answer {"success": true, "messageId": "..."}; Twilio-like ones "sid".
     try:
         data = orjson.loads(text)
     except orjson.JSONDecodeError:
