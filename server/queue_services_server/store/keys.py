@@ -73,6 +73,9 @@ key                                type    what it holds (who writes it)
                                            rate-limit hits (finish.lua)
 ``{p}:series:{ch}:{bucket}``       hash    sent / failed / rateLimited in one 5 s bucket
                                            (bucket = its start, s); expires after 6 h
+``{p}:dramatiq:*``                 (many)  Dramatiq's own: the queues of batch messages
+                                           (``send-sms-queue``, ``send-email-queue``), their
+                                           acks and the workers' heartbeats (its RedisBroker)
 =================================  ======  =========================================================
 
 Lua scripts that reach keys of a workspace they learn from a job record (claim.lua, finish.lua)
