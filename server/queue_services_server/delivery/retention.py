@@ -17,13 +17,12 @@ from queue_services_server import clock
 from queue_services_server.store.connection import RedisClient, StoreUnavailableError
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.operations import OperatorStore
-from queue_services_server.store.records import CHANNELS
+from queue_services_server.store.records import CHANNELS, FINAL_STATUSES
 
 logger = logging.getLogger("queue_services_server")
 
 #: Seconds between sweeps (across all workers: the token makes it one sweep per interval).
 SWEEP_INTERVAL_S = 60.0
-FINAL_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 
 
 class RetentionSweeper:

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.lua import load_script
-from queue_services_server.store.records import CHANNELS, STATUSES, JobRecord
+from queue_services_server.store.records import CHANNELS, FINAL_STATUSES, STATUSES, JobRecord
 
 #: Jobs deleted per clean.lua call.
 CLEAN_CHUNK = 500
@@ -156,7 +156,7 @@ class OperatorStore:
 
     async def clean(self, channel: str, status: str, older_than_ms: int, now_ms: int) -> int:
         """Delete jobs of a final status that entered it more than `older_than_ms` ago."""
-        if status not in ("COMPLETED", "FAILED", "CANCELLED"):
+        if status not in FINAL_STATUSES:
             raise ValueError("only COMPLETED, FAILED or CANCELLED jobs can be cleaned")
         deleted = 0
         with translate_redis_errors():

@@ -25,6 +25,9 @@ FAILED = "FAILED"
 CANCELLED = "CANCELLED"
 STATUSES = (SCHEDULED, PROCESSING, COMPLETED, FAILED, CANCELLED)
 
+#: Statuses a job never leaves (only retention deletes it, or an operator retries a FAILED one).
+FINAL_STATUSES = (COMPLETED, FAILED, CANCELLED)
+
 #: Channels, each with its own schedule.
 CHANNELS = ("sms", "email")
 

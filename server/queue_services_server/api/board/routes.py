@@ -37,7 +37,7 @@ from queue_services_server.store.jobs import CancelOutcome, JobStore
 from queue_services_server.store.metrics import SERIES_BUCKET_S, MetricsStore
 from queue_services_server.store.operations import ActionOutcome, OperatorStore
 from queue_services_server.store.outbox import Outbox
-from queue_services_server.store.records import CHANNELS, JobRecord
+from queue_services_server.store.records import CHANNELS, FINAL_STATUSES, JobRecord
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -300,7 +300,7 @@ async def channel_action(request: Request) -> Response:
             minutes = max(float(str(form.get("older_than_minutes", "60"))), 0.0)
         except ValueError:
             minutes = 60.0
-        if status not in ("COMPLETED", "FAILED", "CANCELLED"):
+        if status not in FINAL_STATUSES:
             raise HTTPException(400, "only completed, failed or cancelled jobs can be cleaned")
         deleted = await operator.clean(channel, status, int(minutes * 60_000), clock.now_ms())
         state = next(name for name, value in STATES.items() if value == status)
