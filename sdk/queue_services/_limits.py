@@ -7,7 +7,7 @@ would. Limits a server operator can change are marked as defaults, with the sett
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 #: E.164 phone numbers: a plus sign, then 2 to 15 digits, the first not zero. Format only: whether
 #: a number is in service is the provider's business.
@@ -38,3 +38,13 @@ MAX_BULK_MESSAGES: Final[int] = 10_000
 
 #: Levels: the deepest nesting of objects and arrays accepted in ``metadata``.
 MAX_METADATA_DEPTH: Final[int] = 8
+
+
+def nesting_depth(value: Any) -> int:
+    """Levels of objects and arrays in a JSON value (a scalar is 0, ``{"a": [1]}`` is 2), to
+    check against `MAX_METADATA_DEPTH`."""
+    if isinstance(value, dict):
+        return 1 + max((nesting_depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((nesting_depth(item) for item in value), default=0)
+    return 0

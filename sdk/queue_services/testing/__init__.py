@@ -44,6 +44,7 @@ from queue_services._limits import (
     MAX_METADATA_DEPTH,
     MAX_SMS_CHARS,
     MAX_SUBJECT_CHARS,
+    nesting_depth,
 )
 from queue_services._models import Job, JobStatus
 
@@ -169,14 +170,6 @@ class _Problem(Exception):
 
 def _invalid(field: str, message: str) -> _Problem:
     return _Problem(422, "validation_error", f"{field}: {message}", field)
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(item) for item in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(item) for item in value), default=0)
-    return 0
 
 
 @dataclass
@@ -390,7 +383,7 @@ class FakeServer:
         metadata = body.get("metadata")
         if metadata is not None and not isinstance(metadata, dict):
             raise _invalid("metadata", "must be a JSON object")
-        if metadata is not None and _depth(metadata) > MAX_METADATA_DEPTH:
+        if metadata is not None and nesting_depth(metadata) > MAX_METADATA_DEPTH:
             raise _invalid("metadata", f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
         if channel == "sms":
             phone, message = body.get("phoneNumber"), body.get("message")

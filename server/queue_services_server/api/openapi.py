@@ -96,7 +96,8 @@ _IDEMPOTENCY_KEY = {
 _JOB_ID = {"name": "jobId", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def _schedule(model: type[BaseModel], summary: str) -> dict[str, Any]:
+def _post(model: type[BaseModel], summary: str, answers: dict[str, Any]) -> dict[str, Any]:
+    """A scheduling POST: its body `model`, the Idempotency-Key header, and its answers."""
     return {
         "post": {
             "summary": summary,
@@ -105,30 +106,32 @@ def _schedule(model: type[BaseModel], summary: str) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": _ref(model)}},
             },
-            "responses": {
-                "201": _json(schemas.ScheduleAnswer, "Scheduled."),
-                "200": _json(schemas.ScheduleAnswer, "An earlier job with this Idempotency-Key."),
-                **_errors("400", "403", "409", "413", "415", "422", "507"),
-            },
+            "responses": answers,
         }
     }
+
+
+def _schedule(model: type[BaseModel], summary: str) -> dict[str, Any]:
+    return _post(
+        model,
+        summary,
+        {
+            "201": _json(schemas.ScheduleAnswer, "Scheduled."),
+            "200": _json(schemas.ScheduleAnswer, "An earlier job with this Idempotency-Key."),
+            **_errors("400", "403", "409", "413", "415", "422", "507"),
+        },
+    )
 
 
 def _bulk(model: type[BaseModel], summary: str) -> dict[str, Any]:
-    return {
-        "post": {
-            "summary": summary,
-            "parameters": [_IDEMPOTENCY_KEY],
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref(model)}},
-            },
-            "responses": {
-                "200": _json(schemas.BulkAnswer, "One result per message, in order."),
-                **_errors("400", "403", "413", "415", "422", "507"),
-            },
-        }
-    }
+    return _post(
+        model,
+        summary,
+        {
+            "200": _json(schemas.BulkAnswer, "One result per message, in order."),
+            **_errors("400", "403", "413", "415", "422", "507"),
+        },
+    )
 
 
 def _list_parameters() -> list[dict[str, Any]]:

@@ -38,6 +38,7 @@ from queue_services._limits import (
     MAX_METADATA_DEPTH,
     MAX_SMS_CHARS,
     MAX_SUBJECT_CHARS,
+    nesting_depth,
 )
 from queue_services_server.api.sms_encoding import segments
 
@@ -116,14 +117,6 @@ def _single_line(value: str) -> str:
     if "\r" in value or "\n" in value:
         raise ValueError("must not contain line breaks")
     return value
-
-
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max((_depth(item) for item in value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max((_depth(item) for item in value), default=0)
-    return 0
 
 
 def _iso_ms(value: datetime) -> str:
@@ -235,7 +228,7 @@ class _Message(BaseModel):
         size = len(orjson.dumps(value))
         if size > limit:
             raise ValueError(f"must be at most {limit} bytes as JSON (it is {size})")
-        if _depth(value) > MAX_METADATA_DEPTH:
+        if nesting_depth(value) > MAX_METADATA_DEPTH:
             raise ValueError(f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
         return value
 
