@@ -268,6 +268,18 @@ class Settings(BaseSettings):
         '"authToken": "...", "from": "+1..."}}.',
     )
 
+    def provider_account(self, channel: str, workspace_id: str) -> str:
+        """The provider account `workspace_id`'s messages on `channel` go out through: the
+        workspace's own (its id) when the settings give it one, else ``"shared"``. A provider's
+        429 holds back the account that answered it, not every workspace of the channel."""
+        if (
+            channel == "sms"
+            and self.sms_provider == "twilio"
+            and workspace_id in self.twilio_workspaces
+        ):
+            return workspace_id
+        return "shared"
+
     # ---- SMTP ---------------------------------------------------------------------------------
     smtp_host: str | None = Field(default=None, description="SMTP server for the smtp provider.")
     smtp_port: int = Field(default=587, gt=0, le=65535, description="SMTP port.")

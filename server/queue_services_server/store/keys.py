@@ -40,8 +40,23 @@ key                                type    what it holds (who writes it)
                                            unique token, score = send time in ms, Redis's clock
                                            (rate_limit.lua)
 ``{p}:rate:{ch}:{ws}``             zset    the same for one workspace with a tier limit
-``{p}:rate-hold:{ch}``             string  ms time until which the channel sends nothing, after a
-                                           provider's 429 (expires by itself)
+``{p}:rate-hold:{ch}:{account}``   string  ms time until which one provider account of a channel
+                                           (``shared``, or a workspace with its own) sends
+                                           nothing, after the provider's 429 (expires by itself)
+``{p}:pace:{ch}``                  zset    the pacer's send log of a channel: member = a token
+                                           unique to one send, score = its slot (ms, Redis's
+                                           clock), moved to when the request started if later
+``{p}:pace:{ch}:{ws}``             zset    the same for one workspace's tier
+``{p}:pace-next:{ch}[:{ws}]``      string  the next free slot (ms) of the channel, or of the tier
+``{p}:pace-late:{ch}``             zset    sends past their slot that have not reached the
+                                           provider yet: member = token, score = when to forget
+                                           it (ms); each counts as a send in every window
+``{p}:tiers:{ch}``                 hash    workspace -> its own limit on the channel, sends per
+                                           second (``PUT /api/workspaces/{ws}/limits``)
+``{p}:owner:{ch}``                 hash    job id -> the batch holding it, while in flight
+``{p}:inflight-ws:{ch}``           hash    workspace -> its jobs in flight on the channel
+``{p}:batch-run:{batch}``          string  the sender running a batch (set once, expires with
+                                           the lease), so a batch delivered twice runs once
 ``{p}:rate-events:{ws}:{ch}``      list    a workspace's recent provider rate-limit hits, newest
                                            first, JSON ``{timestamp, batchSize, errorMessage}``,
                                            capped (finish.lua)
@@ -145,9 +160,42 @@ class KeySpace:
             return f"{self.prefix}:rate:{channel}"
         return f"{self.prefix}:rate:{channel}:{workspace_id}"
 
-    def rate_hold(self, channel: str) -> str:
-        """Until when a channel is held back after a provider's 429."""
-        return f"{self.prefix}:rate-hold:{channel}"
+    def rate_hold(self, channel: str, account: str = "shared") -> str:
+        """Until when the sends of one provider account on a channel are held back after the
+        provider answered 429 (`Settings.provider_account` names the account)."""
+        return f"{self.prefix}:rate-hold:{channel}:{account}"
+
+    def pace(self, channel: str, workspace_id: str | None = None) -> str:
+        """The send log the pacer keeps for a channel's limit, or for one workspace's tier."""
+        if workspace_id is None:
+            return f"{self.prefix}:pace:{channel}"
+        return f"{self.prefix}:pace:{channel}:{workspace_id}"
+
+    def pace_next(self, channel: str, workspace_id: str | None = None) -> str:
+        """The next free send slot (ms) of a channel's limit, or of one workspace's tier."""
+        if workspace_id is None:
+            return f"{self.prefix}:pace-next:{channel}"
+        return f"{self.prefix}:pace-next:{channel}:{workspace_id}"
+
+    def pace_late(self, channel: str) -> str:
+        """Sends of a channel past their slot that have not reached the provider yet."""
+        return f"{self.prefix}:pace-late:{channel}"
+
+    def tiers(self, channel: str) -> str:
+        """Each workspace's own limit on a channel (sends per second), where it has one."""
+        return f"{self.prefix}:tiers:{channel}"
+
+    def owners(self, channel: str) -> str:
+        """The batch that holds each job in flight on a channel."""
+        return f"{self.prefix}:owner:{channel}"
+
+    def workspace_inflight(self, channel: str) -> str:
+        """Each workspace's count of jobs in flight on a channel."""
+        return f"{self.prefix}:inflight-ws:{channel}"
+
+    def batch_run(self, batch_id: str) -> str:
+        """The one sender that runs a batch (a broker may deliver its message twice)."""
+        return f"{self.prefix}:batch-run:{batch_id}"
 
     def rate_events(self, workspace_id: str, channel: str) -> str:
         """A workspace's recent provider rate-limit hits."""
