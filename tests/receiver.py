@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from queue_services_server.dev import free_port
+from tests.harness import serving
 
 
 def max_per_window(times: list[float], window_s: float = 1.0) -> int:
@@ -106,15 +106,5 @@ def running_receiver(behaviour: Behaviour = accept, host: str = "127.0.0.1") -> 
             Route("/callbacks/{name:str}", endpoint, methods=["POST"]),
         ]
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
+    with serving(app, host=host, port=port, access_log=False):
         yield receiver
-    finally:
-        server.should_exit = True
-        thread.join(10)

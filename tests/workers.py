@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from queue_services_server.store.connection import connect_sync
+from tests.harness import PRODUCT_VARIABLES
 
 #: The webhook secret of workers made by `delivery_env`.
 WEBHOOK_SECRET = "webhook-secret"
@@ -19,8 +20,6 @@ WEBHOOK_SECRET = "webhook-secret"
 def worker_env(redis_url: str, **settings: object) -> dict[str, str]:
     """The environment of a worker: REDIS_URL plus settings given as keyword arguments
     (``sms_rate_limit=50`` becomes ``SMS_RATE_LIMIT=50``)."""
-    from tests.conftest import PRODUCT_VARIABLES
-
     env = {
         name: value
         for name, value in os.environ.items()

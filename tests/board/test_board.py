@@ -11,7 +11,7 @@ import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import running_server
+from tests.harness import running_server
 
 KEY = "board-admin-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -19,7 +19,7 @@ from queue_services import (
 )
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import ADMIN_HEADERS, ADMIN_KEY, running_server
+from tests.harness import ADMIN_HEADERS, ADMIN_KEY, running_server
 from tests.receiver import Received, Receiver, running_receiver
 from tests.workers import running_worker, worker_env
 

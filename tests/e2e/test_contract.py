@@ -19,7 +19,7 @@ from queue_services import (
     UnprocessableEntityError,
 )
 from queue_services.testing import FakeQueueService
-from tests.conftest import ADMIN_KEY
+from tests.harness import ADMIN_KEY
 
 
 @pytest.fixture(params=["real", "fake"])

@@ -16,7 +16,7 @@ import pytest
 import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
-from tests.conftest import ADMIN_HEADERS
+from tests.harness import ADMIN_HEADERS
 from tests.receiver import Received, Receiver, max_per_window, running_receiver
 from tests.workers import (
     WEBHOOK_SECRET,

@@ -12,7 +12,8 @@ import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.settings import Settings
-from tests.conftest import ADMIN_KEY
+from tests.harness import ADMIN_KEY, running_server
+from tests.workers import running_worker, worker_env
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -69,9 +70,6 @@ def test_campaign_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
 def test_callback_receiver_example_gets_verified_callbacks(
     redis_server: EmbeddedRedis, redis: redis_lib.Redis, tmp_path: Path
 ) -> None:
-    from tests.conftest import running_server
-    from tests.workers import running_worker, worker_env
-
     port = free_port()
     settings = Settings(
         redis_url=redis_server.url, callback_allowed_hosts="127.0.0.1", admin_key=ADMIN_KEY

@@ -19,7 +19,7 @@ from queue_services import (
 )
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import ADMIN_KEY, running_server
+from tests.harness import ADMIN_KEY, running_server
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ from queue_services_server.delivery.providers.outbox import OutboxProvider
 from queue_services_server.delivery.providers.webhook import WebhookProvider, signature
 from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.store.keys import KeySpace
-from tests.conftest import ADMIN_HEADERS
 from tests.faulty_provider import Answer, running_faulty_provider
+from tests.harness import ADMIN_HEADERS
 from tests.receiver import Received, Receiver, running_receiver
 
 SMS = OutboundMessage(
