@@ -12,11 +12,8 @@ from contextlib import contextmanager
 import httpx
 
 from queue_services_server.dev import free_port
+from tests.harness import ADMIN_KEY
 from tests.workers import stop_process, worker_env
-
-#: The bootstrap admin key of API servers started here.
-API_KEY = "fault-test-admin-key"
-API_HEADERS = {"Authorization": f"Bearer {API_KEY}"}
 
 
 class ApiProcess:
@@ -28,7 +25,7 @@ class ApiProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {
             **worker_env(redis_url, **settings),
-            "QUEUE_SERVICES_ADMIN_KEY": API_KEY,
+            "QUEUE_SERVICES_ADMIN_KEY": ADMIN_KEY,  # as for the in-thread servers
             "API_RATE_LIMIT": "0",  # tests send requests as fast as they can
         }
         self.process: subprocess.Popen[bytes] | None = None

@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from queue_services_server.dev import EmbeddedRedis
 from tests import faulty_provider
-from tests.api_process import API_HEADERS, running_api
+from tests.api_process import running_api
+from tests.harness import ADMIN_HEADERS
 from tests.workers import running_worker, worker_env
 
 
@@ -43,7 +44,7 @@ def achieved_rate(rate: int, messages: int, latency_s: float, fixed_room: bool) 
         httpx.post(
             f"{api.url}/api/schedule-sms/bulk",
             json={"messages": items},
-            headers=API_HEADERS,
+            headers=ADMIN_HEADERS,
             timeout=60,
         ).raise_for_status()
         settings: dict[str, object] = {"sms_rate_limit": rate}

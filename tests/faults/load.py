@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from queue_services import QueueService, QueueServiceError
-from tests.api_process import API_KEY
+from tests.harness import ADMIN_KEY
 from tests.receiver import Receiver
 
 
@@ -77,7 +77,7 @@ class ClientLoad:
 
         http = httpx.Client(timeout=10, event_hooks={"request": [count]})
         queue = QueueService(
-            base_url=self.url, api_key=API_KEY, max_retries=self.max_retries, http_client=http
+            base_url=self.url, api_key=ADMIN_KEY, max_retries=self.max_retries, http_client=http
         )
         with queue, http:
             sequence = 0
