@@ -6,12 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from queue_services_server.store.connection import connect_sync
-from tests.harness import PRODUCT_VARIABLES
+from tests.harness import PRODUCT_VARIABLES, wait_until
 
 #: The webhook secret of workers made by `delivery_env`.
 WEBHOOK_SECRET = "webhook-secret"
@@ -56,13 +55,22 @@ def start_worker(
         start_new_session=True,
     )
     client = connect_sync(env["REDIS_URL"])
-    deadline = time.monotonic() + 30
-    try:
+
+    def registered() -> bool:
         # Each booted worker process registers a Dramatiq heartbeat.
-        while client.zcard("qs:dramatiq:__heartbeats__") < heartbeats:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start (exit code {process.poll()})")
-            time.sleep(0.05)
+        if process.poll() is not None:
+            raise RuntimeError(f"the worker did not start (exit code {process.returncode})")
+        return bool(client.zcard("qs:dramatiq:__heartbeats__") >= heartbeats)
+
+    try:
+        wait_until(
+            registered,
+            timeout_s=30,
+            message=f"the worker did not register {heartbeats} heartbeat(s)",
+        )
+    except BaseException:
+        stop_process(process, kill=True, wait_s=10)  # not left running after a failed start
+        raise
     finally:
         client.close()
     return process

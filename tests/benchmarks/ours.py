@@ -33,6 +33,7 @@ from tests.benchmarks.common import (
     tree_rss_mb,
 )
 from tests.benchmarks.hosts import Host
+from tests.harness import wait_until
 from tests.receiver import max_per_window, running_receiver
 from tests.workers import running_worker, start_worker, stop_worker, worker_env
 
@@ -57,16 +58,14 @@ def api_server(redis_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def ready() -> bool:
             try:
-                if httpx.get(f"{url}/ready").status_code == 200:
-                    break
+                return httpx.get(f"{url}/ready").status_code == 200
             except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.05)
+                return False
+
+        wait_until(ready, timeout_s=30, message="the API server did not start")
         yield process, url
     finally:
         process.terminate()
@@ -219,12 +218,17 @@ def dispatch_throughput(
             client.delete("qs:paused:sms")
             client.lpush("qs:wake:sms", "1")
             busy_worker_mb = 0.0
-            deadline = time.monotonic() + 600
-            while client.zcard("qs:state:sms:COMPLETED") < messages:
+
+            def all_sent() -> bool:
+                nonlocal busy_worker_mb
+                if client.zcard("qs:state:sms:COMPLETED") >= messages:
+                    return True
                 busy_worker_mb = max(busy_worker_mb, tree_rss_mb(workers[0].pid))
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the messages were not all sent within 10 minutes")
-                time.sleep(0.05)
+                return False
+
+            wait_until(
+                all_sent, timeout_s=600, message="the messages were not all sent within 10 minutes"
+            )
             newest = client.zrange("qs:state:sms:COMPLETED", -1, -1, withscores=True)
     client.close()
     elapsed = newest[0][1] / 1000 - due
@@ -330,18 +334,18 @@ def fairness(
             time.sleep(1.0)  # A is being sent
             results = _schedule_bulk(url, [_sms(i, "ws-b") for i in range(small)])
             ids = [str(result["jobId"]) for result in results]
-            deadline = time.monotonic() + 60
-            while True:
+            records: list[JobRecord] = []
+
+            def b_served() -> bool:
+                nonlocal records
                 records = [
                     JobRecord.from_json(raw)
                     for raw in client.mget([f"qs:job:{i}" for i in ids])
                     if raw
                 ]
-                if all(record.status == "COMPLETED" for record in records):
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("workspace B was not served within 60 s")
-                time.sleep(0.05)
+                return all(record.status == "COMPLETED" for record in records)
+
+            wait_until(b_served, timeout_s=60, message="workspace B was not served within 60 s")
     client.close()
     waits = [((record.sent_at or 0) - record.created_at) / 1000 for record in records]
     return {"b_wait_p50_s": statistics.median(waits), "b_wait_max_s": max(waits)}

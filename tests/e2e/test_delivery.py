@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import suppress
 from typing import Any
 
 import httpx
@@ -16,7 +17,7 @@ import pytest
 import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
-from tests.harness import ADMIN_HEADERS
+from tests.harness import ADMIN_HEADERS, WaitTimeout, wait_until
 from tests.receiver import Received, Receiver, max_per_window, running_receiver
 from tests.workers import (
     WEBHOOK_SECRET,
@@ -58,13 +59,17 @@ def bulk(http: httpx.Client, messages: list[dict[str, Any]], channel: str = "sms
 def wait_final(
     http: httpx.Client, job_ids: list[str], timeout_s: float
 ) -> dict[str, dict[str, Any]]:
-    deadline = time.monotonic() + timeout_s
+    """The jobs once all are final; on a timeout, as they were last seen (the caller asserts
+    on their statuses)."""
     jobs: dict[str, dict[str, Any]] = {}
-    while time.monotonic() < deadline:
+
+    def all_final() -> bool:
+        nonlocal jobs
         jobs = {job_id: http.get(f"/api/jobs/{job_id}").json() for job_id in job_ids}
-        if all(job["status"] in ("COMPLETED", "FAILED", "CANCELLED") for job in jobs.values()):
-            return jobs
-        time.sleep(0.2)
+        return all(job["status"] in ("COMPLETED", "FAILED", "CANCELLED") for job in jobs.values())
+
+    with suppress(WaitTimeout):
+        wait_until(all_final, timeout_s=timeout_s, interval_s=0.2)
     return jobs
 
 
