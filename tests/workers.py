@@ -10,7 +10,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from queue_services_server.store.connection import connect_sync
+from queue_services_server.store.keys import KeySpace
 from tests.harness import PRODUCT_VARIABLES, wait_until
+
+KEYS = KeySpace()
 
 #: The webhook secret of workers made by `delivery_env`.
 WEBHOOK_SECRET = "webhook-secret"
@@ -60,7 +63,7 @@ def start_worker(
         # Each booted worker process registers a Dramatiq heartbeat.
         if process.poll() is not None:
             raise RuntimeError(f"the worker did not start (exit code {process.returncode})")
-        return bool(client.zcard("qs:dramatiq:__heartbeats__") >= heartbeats)
+        return bool(client.zcard(KEYS.broker_heartbeats()) >= heartbeats)
 
     try:
         wait_until(

@@ -17,6 +17,7 @@ import pytest
 import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
+from queue_services_server.store.keys import KeySpace
 from tests.harness import ADMIN_HEADERS, WaitTimeout, wait_until
 from tests.receiver import Received, Receiver, max_per_window, running_receiver
 from tests.workers import (
@@ -26,6 +27,8 @@ from tests.workers import (
     start_worker,
     stop_worker,
 )
+
+KEYS = KeySpace()
 
 SECRET = WEBHOOK_SECRET
 
@@ -220,7 +223,7 @@ def test_retries_then_success_and_final_failures_keep_their_reason(
     assert (status["down"]["status"], status["down"]["attempts"]) == ("FAILED", 3)
     assert "gave up after 3 attempts" in status["down"]["lastError"]
     # And the 429 is recorded for the workspace with its batch size and message
-    events = [orjson.loads(e) for e in redis.lrange("qs:rate-events:ws-r:sms", 0, -1)]
+    events = [orjson.loads(e) for e in redis.lrange(KEYS.rate_events("ws-r", "sms"), 0, -1)]
     assert len(events) == 1
     assert "429" in events[0]["errorMessage"]
     assert events[0]["batchSize"] >= 1

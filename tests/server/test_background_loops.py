@@ -38,7 +38,7 @@ async def test_callbacks_and_retention_wait_for_a_redis_that_is_away_at_start(
                 nonlocal groups, token
                 if await client.exists(KEYS.callbacks()):
                     groups = await client.xinfo_groups(KEYS.callbacks())
-                token = await client.get("qs:retention-sweep")
+                token = await client.get(KEYS.retention_sweep())
                 return bool(groups and token)
 
             await wait_until_async(

@@ -16,7 +16,10 @@ import redis as redis_lib
 
 from queue_services_server.cli import main
 from queue_services_server.dev import EmbeddedRedis, EmbeddedRedisError, free_port
+from queue_services_server.store.keys import KeySpace
 from tests.harness import wait_until
+
+KEYS = KeySpace()
 
 
 def test_embedded_redis_keeps_its_data_across_restarts(data_dir: Path) -> None:
@@ -123,7 +126,7 @@ def test_dev_serves_the_api_and_stops_redis_cleanly(
     # And the scheduled job is still there when Redis starts again on the same folder
     with EmbeddedRedis(tmp_path / ".queue-services") as restarted:
         client = redis_lib.Redis.from_url(restarted.url)
-        assert client.zcard("qs:workspace:ws-1:jobs") == 1
+        assert client.zcard(KEYS.workspace_jobs("ws-1")) == 1
         client.close()
     # And the key is kept (owner-only) for the next run, stored in Redis only as a hash
     kept = tmp_path / ".queue-services" / "dev-admin-key"
