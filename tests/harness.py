@@ -1,7 +1,7 @@
 """What tests, their helpers and the benchmarks share that is not a fixture: the admin key of the
 servers they start, the product's environment variables, an app served by uvicorn in a thread,
-and waiting for a condition with a deadline. Fixtures live in `tests/conftest.py`, which imports
-from here; nothing imports `tests.conftest`."""
+and waiting for a condition with a deadline. The fixtures live in the `conftest.py` beside this
+module, which imports from here; no module imports the conftest."""
 
 from __future__ import annotations
 
