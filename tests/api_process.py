@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
 
 from queue_services_server.dev import free_port
+from tests.harness import ADMIN_KEY, wait_until
 from tests.workers import stop_process, worker_env
-
-#: The bootstrap admin key of API servers started here.
-API_KEY = "fault-test-admin-key"
-API_HEADERS = {"Authorization": f"Bearer {API_KEY}"}
 
 
 class ApiProcess:
@@ -28,7 +24,7 @@ class ApiProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {
             **worker_env(redis_url, **settings),
-            "QUEUE_SERVICES_ADMIN_KEY": API_KEY,
+            "QUEUE_SERVICES_ADMIN_KEY": ADMIN_KEY,  # as for the in-thread servers
             "API_RATE_LIMIT": "0",  # tests send requests as fast as they can
         }
         self.process: subprocess.Popen[bytes] | None = None
@@ -40,16 +36,19 @@ class ApiProcess:
             env=self._env,
             start_new_session=True,
         )
-        deadline = time.monotonic() + timeout_s
-        while True:
+        process = self.process
+
+        def healthy() -> bool:
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
-                    return
+                    return True
             except httpx.TransportError:
                 pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the API server did not start (exit {self.process.poll()})")
-            time.sleep(0.05)
+            if process.poll() is not None:
+                raise RuntimeError(f"the API server did not start (exit {process.returncode})")
+            return False
+
+        wait_until(healthy, timeout_s=timeout_s, message="the API server did not answer /health")
 
     def stop(self, *, kill: bool = False) -> None:
         """SIGTERM (uvicorn finishes the requests in flight) or SIGKILL (a crash)."""

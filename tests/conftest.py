@@ -1,41 +1,21 @@
-"""Shared fixtures: a real throwaway redis-server, a real uvicorn server, a clean environment."""
+"""Shared fixtures: a real throwaway redis-server, a real uvicorn server, a clean environment.
+What they are built from (the admin key, the product's variables, `running_server`,
+`wait_until`) is in `tests/harness.py`, for test modules to import."""
 
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 import redis as redis_lib
 import redis.asyncio as aioredis
-import uvicorn
 
-from queue_services_server.api.app import create_app
-from queue_services_server.dev import EmbeddedRedis, free_port
+from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-
-#: The bootstrap admin key of the session's API server (`api_url`), sent by the `http` client.
-ADMIN_KEY = "test-admin-key"
-ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-def _product_variables() -> set[str]:
-    names = {field.upper() for field in Settings.model_fields}
-    for field in Settings.model_fields.values():
-        names.update(
-            str(choice).upper() for choice in getattr(field.validation_alias, "choices", [])
-        )
-    return names
-
-
-#: Environment variables the product reads; cleared around every test so the developer's own
-#: shell cannot change what a test sees.
-PRODUCT_VARIABLES = _product_variables()
+from tests.harness import ADMIN_HEADERS, ADMIN_KEY, PRODUCT_VARIABLES, running_server
 
 
 @pytest.fixture(autouse=True)
@@ -70,32 +50,6 @@ async def aredis(
     connection = aioredis.Redis.from_url(redis_server.url)
     yield connection
     await connection.aclose()
-
-
-@contextmanager
-def running_server(settings: Settings) -> Iterator[str]:
-    """Serve `create_app(settings)` with uvicorn on 127.0.0.1 in a thread; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 @pytest.fixture(scope="session")

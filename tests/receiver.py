@@ -6,18 +6,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from queue_services_server.dev import free_port
+from tests.harness import WaitTimeout, serving, wait_until
 
 
 def max_per_window(times: list[float], window_s: float = 1.0) -> int:
@@ -67,13 +67,10 @@ class Receiver:
             return [r for r in self.received if r.headers.get("x-answered", "") == "2xx"]
 
     def wait_for(self, count: int, timeout_s: float) -> list[Received]:
-        """Wait until `count` requests were answered 2xx (or the timeout); returns them."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            sent = self.sent()
-            if len(sent) >= count:
-                return sent
-            time.sleep(0.05)
+        """Wait until `count` requests were answered 2xx (or the timeout); returns them. On a
+        timeout, returns the fewer that came: the caller's assertions say what is missing."""
+        with suppress(WaitTimeout):
+            wait_until(lambda: len(self.sent()) >= count, timeout_s=timeout_s)
         return self.sent()
 
 
@@ -106,15 +103,5 @@ def running_receiver(behaviour: Behaviour = accept, host: str = "127.0.0.1") -> 
             Route("/callbacks/{name:str}", endpoint, methods=["POST"]),
         ]
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
+    with serving(app, host=host, port=port, access_log=False):
         yield receiver
-    finally:
-        server.should_exit = True
-        thread.join(10)

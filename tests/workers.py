@@ -6,11 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from queue_services_server.store.connection import connect_sync
+from queue_services_server.store.keys import KeySpace
+from tests.harness import PRODUCT_VARIABLES, wait_until
+
+KEYS = KeySpace()
 
 #: The webhook secret of workers made by `delivery_env`.
 WEBHOOK_SECRET = "webhook-secret"
@@ -19,8 +22,6 @@ WEBHOOK_SECRET = "webhook-secret"
 def worker_env(redis_url: str, **settings: object) -> dict[str, str]:
     """The environment of a worker: REDIS_URL plus settings given as keyword arguments
     (``sms_rate_limit=50`` becomes ``SMS_RATE_LIMIT=50``)."""
-    from tests.conftest import PRODUCT_VARIABLES
-
     env = {
         name: value
         for name, value in os.environ.items()
@@ -57,13 +58,22 @@ def start_worker(
         start_new_session=True,
     )
     client = connect_sync(env["REDIS_URL"])
-    deadline = time.monotonic() + 30
-    try:
+
+    def registered() -> bool:
         # Each booted worker process registers a Dramatiq heartbeat.
-        while client.zcard("qs:dramatiq:__heartbeats__") < heartbeats:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the worker did not start (exit code {process.poll()})")
-            time.sleep(0.05)
+        if process.poll() is not None:
+            raise RuntimeError(f"the worker did not start (exit code {process.returncode})")
+        return bool(client.zcard(KEYS.broker_heartbeats()) >= heartbeats)
+
+    try:
+        wait_until(
+            registered,
+            timeout_s=30,
+            message=f"the worker did not register {heartbeats} heartbeat(s)",
+        )
+    except BaseException:
+        stop_process(process, kill=True, wait_s=10)  # not left running after a failed start
+        raise
     finally:
         client.close()
     return process

@@ -30,7 +30,7 @@ from queue_services_server.store.delivery import DeliveryStore, JobOutcome, Outc
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.records import JobRecord
-from tests.conftest import running_server
+from tests.harness import running_server
 
 KEY = "bench-key"
 

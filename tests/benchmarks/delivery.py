@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import suppress
 from pathlib import Path
 
 import httpx
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import ADMIN_HEADERS, ADMIN_KEY, running_server
+from tests.harness import ADMIN_HEADERS, ADMIN_KEY, WaitTimeout, running_server, wait_until
 from tests.receiver import max_per_window, running_receiver
 from tests.workers import running_worker, start_worker, stop_worker, worker_env
 
@@ -57,12 +58,13 @@ def broadcast(messages: int, rate: int, kills: int) -> None:
             worker = start_worker(env, processes=2)
             time.sleep(max(messages / rate / (kills + 2), 1.0))
             stop_worker(worker, kill=True)
-        with running_worker(env, processes=2):
-            deadline = time.monotonic() + messages / rate * 3 + 60
-            while time.monotonic() < deadline:
-                if {r.headers["idempotency-key"] for r in receiver.sent()} >= ids:
-                    break
-                time.sleep(0.2)
+        # On a timeout, the line below says how many were lost.
+        with running_worker(env, processes=2), suppress(WaitTimeout):
+            wait_until(
+                lambda: {r.headers["idempotency-key"] for r in receiver.sent()} >= ids,
+                timeout_s=messages / rate * 3 + 60,
+                interval_s=0.2,
+            )
         sent = receiver.sent()
         delivered = Counter(r.headers["idempotency-key"] for r in sent)
         times = [r.at for r in sent]

@@ -11,7 +11,6 @@ import contextlib
 import itertools
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import redis as redis_lib
 
 from queue_services_server.dev import find_redis_server
+from tests.harness import wait_until
 
 #: The password of the benchmark's Redis (it serves other hosts, so protected mode wants one).
 PASSWORD = "scale-out-bench"
@@ -125,15 +125,16 @@ def redis_on(host: Host, data_dir: Path, port: int = 6379) -> Iterator[str]:
     url = f"redis://:{PASSWORD}@{host.address}:{port}/0"
     try:
         client = redis_lib.Redis.from_url(url, socket_connect_timeout=1)
-        deadline = time.monotonic() + 20
-        while True:
+
+        def answers() -> bool:
             try:
-                client.ping()
-                break
+                return bool(client.ping())
             except redis_lib.exceptions.ConnectionError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start in {host.name}") from None
-                time.sleep(0.05)
+                if process.poll() is not None:
+                    raise RuntimeError(f"redis-server exited in {host.name}") from None
+                return False
+
+        wait_until(answers, timeout_s=20, message=f"redis-server did not start in {host.name}")
         client.close()
         yield url
     finally:

@@ -24,6 +24,7 @@ import httpx
 
 from queue_services import AsyncQueueService
 from queue_services_server.dev import EmbeddedRedis, free_port
+from tests.harness import WaitTimeout, wait_until
 
 KEY = "bench-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -44,15 +45,19 @@ def start_server(redis_url: str) -> tuple[subprocess.Popen[bytes], str]:
         env=env,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def ready() -> bool:
         try:
-            if httpx.get(f"{url}/ready").status_code == 200:
-                return process, url
+            return httpx.get(f"{url}/ready").status_code == 200
         except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the server did not start")
+            return False
+
+    try:
+        wait_until(ready, timeout_s=20, interval_s=0.1, message="the server did not start")
+    except WaitTimeout:
+        process.kill()
+        raise
+    return process, url
 
 
 def bench_bulk(url: str, repeats: int = 3) -> list[float]:

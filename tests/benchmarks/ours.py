@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from queue_services import AsyncQueueService
 from queue_services_server.dev import free_port
+from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.records import JobRecord
 from tests.benchmarks.common import (
     Figures,
@@ -33,8 +34,11 @@ from tests.benchmarks.common import (
     tree_rss_mb,
 )
 from tests.benchmarks.hosts import Host
+from tests.harness import wait_until
 from tests.receiver import max_per_window, running_receiver
 from tests.workers import running_worker, start_worker, stop_worker, worker_env
+
+KEYS = KeySpace()
 
 KEY = "bench-admin-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -57,16 +61,14 @@ def api_server(redis_url: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def ready() -> bool:
             try:
-                if httpx.get(f"{url}/ready").status_code == 200:
-                    break
+                return httpx.get(f"{url}/ready").status_code == 200
             except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.05)
+                return False
+
+        wait_until(ready, timeout_s=30, message="the API server did not start")
         yield process, url
     finally:
         process.terminate()
@@ -209,23 +211,28 @@ def dispatch_throughput(
         env["SMS_BATCH_SIZE"] = str(batch_size)
     env.update({name.upper(): str(value) for name, value in (settings or {}).items()})
     with api_server(redis_url) as (server, url):
-        client.set("qs:paused:sms", "1")
+        client.set(KEYS.paused("sms"), "1")
         _schedule_bulk(url, [_sms(i, f"ws-{i % 20}") for i in range(messages)])
         with running_workers(env, processes=processes, threads=threads, hosts=hosts) as workers:
             time.sleep(1.0)  # every worker process up and idle
             idle_worker_mb = tree_rss_mb(workers[0].pid)
             idle_server_mb = rss_mb(server.pid)
             due = time.time()
-            client.delete("qs:paused:sms")
-            client.lpush("qs:wake:sms", "1")
+            client.delete(KEYS.paused("sms"))
+            client.lpush(KEYS.wake("sms"), "1")
             busy_worker_mb = 0.0
-            deadline = time.monotonic() + 600
-            while client.zcard("qs:state:sms:COMPLETED") < messages:
+
+            def all_sent() -> bool:
+                nonlocal busy_worker_mb
+                if client.zcard(KEYS.state("sms", "COMPLETED")) >= messages:
+                    return True
                 busy_worker_mb = max(busy_worker_mb, tree_rss_mb(workers[0].pid))
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the messages were not all sent within 10 minutes")
-                time.sleep(0.05)
-            newest = client.zrange("qs:state:sms:COMPLETED", -1, -1, withscores=True)
+                return False
+
+            wait_until(
+                all_sent, timeout_s=600, message="the messages were not all sent within 10 minutes"
+            )
+            newest = client.zrange(KEYS.state("sms", "COMPLETED"), -1, -1, withscores=True)
     client.close()
     elapsed = newest[0][1] / 1000 - due
     return {
@@ -293,7 +300,7 @@ def lateness(redis_url: str, *, messages: int, spread_s: float = 10.0) -> Figure
             client = redis_lib.Redis.from_url(redis_url)
             due = {
                 str(result["jobId"]): JobRecord.from_json(
-                    client.get(f"qs:job:{result['jobId']}") or b"{}"
+                    client.get(KEYS.job(str(result["jobId"]))) or b"{}"
                 ).scheduled_for
                 / 1000
                 for result in results
@@ -330,18 +337,18 @@ def fairness(
             time.sleep(1.0)  # A is being sent
             results = _schedule_bulk(url, [_sms(i, "ws-b") for i in range(small)])
             ids = [str(result["jobId"]) for result in results]
-            deadline = time.monotonic() + 60
-            while True:
+            records: list[JobRecord] = []
+
+            def b_served() -> bool:
+                nonlocal records
                 records = [
                     JobRecord.from_json(raw)
-                    for raw in client.mget([f"qs:job:{i}" for i in ids])
+                    for raw in client.mget([KEYS.job(i) for i in ids])
                     if raw
                 ]
-                if all(record.status == "COMPLETED" for record in records):
-                    break
-                if time.monotonic() > deadline:
-                    raise RuntimeError("workspace B was not served within 60 s")
-                time.sleep(0.05)
+                return all(record.status == "COMPLETED" for record in records)
+
+            wait_until(b_served, timeout_s=60, message="workspace B was not served within 60 s")
     client.close()
     waits = [((record.sent_at or 0) - record.created_at) / 1000 for record in records]
     return {"b_wait_p50_s": statistics.median(waits), "b_wait_max_s": max(waits)}

@@ -11,7 +11,10 @@ import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import running_server
+from queue_services_server.store.keys import KeySpace
+from tests.harness import running_server
+
+KEYS = KeySpace()
 
 KEY = "board-admin-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -130,8 +133,8 @@ def test_cancel_send_now_and_retry_from_the_board(
     assert cancelled.status_code == 303
     assert browser.get(f"/api/jobs/{first}", headers=AUTH).json()["status"] == "CANCELLED"
     assert moved.status_code == 303
-    assert redis.zscore("qs:schedule:sms", second) is not None
-    assert abs(redis.zscore("qs:schedule:sms", second) - redis.time()[0] * 1000) < 10_000
+    assert redis.zscore(KEYS.schedule("sms"), second) is not None
+    assert abs(redis.zscore(KEYS.schedule("sms"), second) - redis.time()[0] * 1000) < 10_000
     assert "not possible" in refused.headers["location"].replace("+", " ")
 
 

@@ -14,7 +14,7 @@ import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import running_server
+from tests.harness import running_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +18,7 @@ from queue_services import (
 )
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import ADMIN_HEADERS, ADMIN_KEY, running_server
+from tests.harness import ADMIN_HEADERS, ADMIN_KEY, running_server, wait_until
 from tests.receiver import Received, Receiver, running_receiver
 from tests.workers import running_worker, worker_env
 
@@ -74,13 +73,20 @@ def test_each_status_change_is_posted_signed_and_updates_a_tracker(
         callback_secret=SECRET,
     )  # fmt: skip
     with running_worker(env):
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            answered = callbacks(receiver, "job")
-            statuses = {r.body["status"] for r in answered if r.headers.get("x-answered") == "2xx"}
-            if statuses >= {"PROCESSING", "COMPLETED"}:
-                break
-            time.sleep(0.1)
+
+        def answered() -> set[str]:
+            return {
+                r.body["status"]
+                for r in callbacks(receiver, "job")
+                if r.headers.get("x-answered") == "2xx"
+            }
+
+        wait_until(
+            lambda: answered() >= {"PROCESSING", "COMPLETED"},
+            timeout_s=20,
+            interval_s=0.1,
+            message=lambda: f"callbacks answered 2xx: {answered()}",
+        )
 
     # Then PROCESSING and COMPLETED arrived (the failed delivery was retried), signed
     delivered = [r for r in callbacks(receiver, "job") if r.headers.get("x-answered") == "2xx"]
@@ -110,9 +116,12 @@ def test_the_workspace_url_is_used_when_the_job_gives_none(
         redis_server.url, sms_provider="outbox", email_provider="outbox", callback_secret=SECRET
     )
     with running_worker(env):
-        deadline = time.monotonic() + 20
-        while not callbacks(receiver, "workspace") and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until(
+            lambda: callbacks(receiver, "workspace"),
+            timeout_s=20,
+            interval_s=0.1,
+            message="no callback reached the workspace's URL",
+        )
 
     [request] = callbacks(receiver, "workspace")
     event, tracked = handler(request.raw, request.headers)

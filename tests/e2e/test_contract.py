@@ -29,7 +29,7 @@ from queue_services._limits import (
 )
 from queue_services.testing import FakeQueueService, FakeServer
 from queue_services_server.api.schemas import MetricsAnswer, ResetAnswer, WorkspaceMetricsAnswer
-from tests.conftest import ADMIN_KEY
+from tests.harness import ADMIN_KEY
 
 
 @pytest.fixture(params=["real", "fake"])

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import suppress
 from typing import Any
 
 import httpx
@@ -16,7 +17,8 @@ import pytest
 import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
-from tests.conftest import ADMIN_HEADERS
+from queue_services_server.store.keys import KeySpace
+from tests.harness import ADMIN_HEADERS, WaitTimeout, wait_until
 from tests.receiver import Received, Receiver, max_per_window, running_receiver
 from tests.workers import (
     WEBHOOK_SECRET,
@@ -25,6 +27,8 @@ from tests.workers import (
     start_worker,
     stop_worker,
 )
+
+KEYS = KeySpace()
 
 SECRET = WEBHOOK_SECRET
 
@@ -58,13 +62,17 @@ def bulk(http: httpx.Client, messages: list[dict[str, Any]], channel: str = "sms
 def wait_final(
     http: httpx.Client, job_ids: list[str], timeout_s: float
 ) -> dict[str, dict[str, Any]]:
-    deadline = time.monotonic() + timeout_s
+    """The jobs once all are final; on a timeout, as they were last seen (the caller asserts
+    on their statuses)."""
     jobs: dict[str, dict[str, Any]] = {}
-    while time.monotonic() < deadline:
+
+    def all_final() -> bool:
+        nonlocal jobs
         jobs = {job_id: http.get(f"/api/jobs/{job_id}").json() for job_id in job_ids}
-        if all(job["status"] in ("COMPLETED", "FAILED", "CANCELLED") for job in jobs.values()):
-            return jobs
-        time.sleep(0.2)
+        return all(job["status"] in ("COMPLETED", "FAILED", "CANCELLED") for job in jobs.values())
+
+    with suppress(WaitTimeout):
+        wait_until(all_final, timeout_s=timeout_s, interval_s=0.2)
     return jobs
 
 
@@ -215,7 +223,7 @@ def test_retries_then_success_and_final_failures_keep_their_reason(
     assert (status["down"]["status"], status["down"]["attempts"]) == ("FAILED", 3)
     assert "gave up after 3 attempts" in status["down"]["lastError"]
     # And the 429 is recorded for the workspace with its batch size and message
-    events = [orjson.loads(e) for e in redis.lrange("qs:rate-events:ws-r:sms", 0, -1)]
+    events = [orjson.loads(e) for e in redis.lrange(KEYS.rate_events("ws-r", "sms"), 0, -1)]
     assert len(events) == 1
     assert "429" in events[0]["errorMessage"]
     assert events[0]["batchSize"] >= 1

@@ -12,7 +12,11 @@ import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.settings import Settings
-from tests.conftest import ADMIN_KEY
+from queue_services_server.store.keys import KeySpace
+from tests.harness import ADMIN_KEY, running_server
+from tests.workers import running_worker, worker_env
+
+KEYS = KeySpace()
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -40,7 +44,7 @@ def test_notify_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
         lines[3]
         == "rejected as expected: phoneNumber: must be an E.164 number such as +14155550123"
     )
-    assert redis.zcard("qs:state:sms:SCHEDULED") == 1
+    assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 1
 
 
 def test_broadcast_progress_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
@@ -49,7 +53,7 @@ def test_broadcast_progress_example_runs(api_url: str, redis: redis_lib.Redis) -
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().endswith("scheduled 5000 of 5000; rejected 0")
     assert "5000/5000" in run.stdout
-    assert redis.zcard("qs:state:sms:SCHEDULED") == 5000
+    assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 5000
 
 
 def test_campaign_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
@@ -63,15 +67,12 @@ def test_campaign_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
     assert len(hours) == 9
     assert all(8 <= hour < 21 for hour in hours)  # nothing inside the 21:00-08:00 quiet hours
     assert " 08:00 " in lines[1]  # day 1 at 21:30 falls in quiet hours: moved to 08:00
-    assert redis.zcard("qs:schedule:sms") == 9
+    assert redis.zcard(KEYS.schedule("sms")) == 9
 
 
 def test_callback_receiver_example_gets_verified_callbacks(
     redis_server: EmbeddedRedis, redis: redis_lib.Redis, tmp_path: Path
 ) -> None:
-    from tests.conftest import running_server
-    from tests.workers import running_worker, worker_env
-
     port = free_port()
     settings = Settings(
         redis_url=redis_server.url, callback_allowed_hosts="127.0.0.1", admin_key=ADMIN_KEY

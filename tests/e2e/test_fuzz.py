@@ -41,7 +41,7 @@ from queue_services_server.api.openapi import build_openapi
 from queue_services_server.api.schemas import MAX_METADATA_DEPTH, _depth
 from queue_services_server.api.sms_encoding import segments
 from queue_services_server.settings import Settings
-from tests.conftest import ADMIN_HEADERS
+from tests.harness import ADMIN_HEADERS
 
 FUZZ_EXAMPLES = int(os.environ.get("QUEUE_SERVICES_FUZZ_EXAMPLES", "150"))
 #: The same examples every run (CI must not turn red by luck); QUEUE_SERVICES_FUZZ_RANDOM=1

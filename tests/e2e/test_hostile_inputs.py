@@ -9,6 +9,10 @@ import httpx
 import pytest
 import redis as redis_lib
 
+from queue_services_server.store.keys import KeySpace
+
+KEYS = KeySpace()
+
 SMS = '{"phoneNumber":"+14155550123","message":"Hi","workspaceId":"ws-1"'
 EMAIL = '{"to":"a@example.com","subject":"S","text":"Hi","workspaceId":"ws-1"'
 JSON = "application/json"
@@ -122,7 +126,7 @@ QUERIES = [
 def snapshot(redis: redis_lib.Redis) -> dict[bytes, object]:
     """Every job record and index of the store, by key."""
     state: dict[bytes, object] = {}
-    for key in sorted(redis.keys("qs:*")):
+    for key in sorted(redis.keys(f"{KEYS.prefix}:*")):
         kind = redis.type(key)
         if kind == b"string":
             state[key] = redis.get(key)
@@ -194,4 +198,4 @@ def test_a_10_mb_bulk_whose_only_item_is_too_big_is_answered_item_by_item(
     assert answer.status_code == 200
     assert answer.json()["accepted"] == 0
     assert answer.json()["results"][0]["error"]["field"] == "metadata"
-    assert redis.keys("qs:job:*") == []
+    assert redis.keys(KEYS.job("*")) == []

@@ -12,8 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from queue_services_server.dev import EmbeddedRedis
-from tests.conftest import ADMIN_KEY
 from tests.e2e.test_delivery import env_for, wait_final
+from tests.harness import ADMIN_KEY
 from tests.receiver import Received, Receiver, running_receiver
 from tests.workers import running_worker
 

@@ -19,7 +19,10 @@ from queue_services import (
 )
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import ADMIN_KEY, running_server
+from queue_services_server.store.keys import KeySpace
+from tests.harness import ADMIN_KEY, running_server
+
+KEYS = KeySpace()
 
 
 @pytest.fixture
@@ -92,7 +95,7 @@ def test_same_idempotency_key_schedules_once(queue: QueueService, redis: redis_l
 
     assert second.job_id == first.job_id
     assert second.duplicate is True
-    assert redis.zcard("qs:state:sms:SCHEDULED") == 1
+    assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 1
     with pytest.raises(ConflictError):
         queue.schedule_sms("+14155550123", "Other", workspace_id="ws-1", idempotency_key="k-1")
 
@@ -113,9 +116,9 @@ def test_unknown_job_and_late_cancel_are_typed(queue: QueueService, redis: redis
         queue.get_job("01NOSUCHJOB0000000000000000")
 
     result = queue.schedule_sms("+14155550123", "Hi", workspace_id="ws-1")
-    record = redis.get(f"qs:job:{result.job_id}")
+    record = redis.get(KEYS.job(result.job_id))
     assert record is not None
-    redis.set(f"qs:job:{result.job_id}", record.replace(b'"SCHEDULED"', b'"PROCESSING"'))
+    redis.set(KEYS.job(result.job_id), record.replace(b'"SCHEDULED"', b'"PROCESSING"'))
     with pytest.raises(ConflictError):
         queue.cancel_job(result.job_id)
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 import httpx
 
 from queue_services import QueueService, QueueServiceError
-from tests.api_process import API_KEY
+from tests.harness import ADMIN_KEY, WaitTimeout, wait_until
 from tests.receiver import Receiver
 
 
@@ -64,11 +65,12 @@ class ClientLoad:
 
     def wait_for(self, count: int, timeout_s: float = 30) -> None:
         """Wait until at least `count` jobs were acknowledged."""
-        deadline = time.monotonic() + timeout_s
-        while self.count() < count:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"only {self.count()} of {count} acknowledged in time")
-            time.sleep(0.02)
+        wait_until(
+            lambda: self.count() >= count,
+            timeout_s=timeout_s,
+            interval_s=0.02,
+            message=lambda: f"only {self.count()} of {count} acknowledged in time",
+        )
 
     def _run(self, client_number: int) -> None:
         def count(request: httpx.Request) -> None:
@@ -77,7 +79,7 @@ class ClientLoad:
 
         http = httpx.Client(timeout=10, event_hooks={"request": [count]})
         queue = QueueService(
-            base_url=self.url, api_key=API_KEY, max_retries=self.max_retries, http_client=http
+            base_url=self.url, api_key=ADMIN_KEY, max_retries=self.max_retries, http_client=http
         )
         with queue, http:
             sequence = 0
@@ -107,10 +109,10 @@ def delivered_ids(receiver: Receiver) -> Counter[str]:
 
 
 def wait_delivered(receiver: Receiver, job_ids: set[str], timeout_s: float) -> set[str]:
-    """Wait until every job of `job_ids` reached the receiver; returns the ones that did not."""
-    deadline = time.monotonic() + timeout_s
-    missing = job_ids - set(delivered_ids(receiver))
-    while missing and time.monotonic() < deadline:
-        time.sleep(0.2)
-        missing = job_ids - set(delivered_ids(receiver))
-    return missing
+    """Wait until every job of `job_ids` reached the receiver; returns the ones that did not
+    (empty, unless the time ran out: the caller asserts on them)."""
+    with suppress(WaitTimeout):
+        wait_until(
+            lambda: job_ids <= set(delivered_ids(receiver)), timeout_s=timeout_s, interval_s=0.2
+        )
+    return job_ids - set(delivered_ids(receiver))

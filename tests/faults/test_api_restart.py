@@ -3,14 +3,15 @@ lost, and nothing a client retried is scheduled twice."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
+from contextlib import suppress
 
 import pytest
 
 from queue_services_server.dev import EmbeddedRedis
 from tests.api_process import ApiProcess
-from tests.faults.load import ClientLoad
+from tests.faults.load import ClientLoad, delivered_ids
+from tests.harness import WaitTimeout, wait_until
 from tests.receiver import Receiver
 from tests.workers import delivery_env, running_worker
 
@@ -36,12 +37,15 @@ def test_jobs_acknowledged_by_a_restarted_api_server_are_all_delivered_once(
             load.wait_for(load.count() + 300)
             load.stop()
             acknowledged = Counter(a.job_id for a in load.acknowledged)
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                delivered = Counter(r.headers["idempotency-key"] for r in receiver.sent())
-                if set(acknowledged) <= set(delivered):
-                    break
-                time.sleep(0.2)
+            # On a timeout, the assertions below say what went wrong (errors first, then what
+            # was never delivered).
+            with suppress(WaitTimeout):
+                wait_until(
+                    lambda: set(acknowledged) <= set(delivered_ids(receiver)),
+                    timeout_s=60,
+                    interval_s=0.2,
+                )
+            delivered = delivered_ids(receiver)
     finally:
         load.stop()
         api.stop()

@@ -3,8 +3,8 @@ reason after its retries, and the counts add up (jobs, provider, metrics)."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
+from contextlib import suppress
 from typing import Any
 
 import httpx
@@ -12,6 +12,7 @@ import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
 from tests.faulty_provider import Action, Answer, Hang, Request, Reset, running_faulty_provider
+from tests.harness import WaitTimeout, wait_until
 from tests.workers import delivery_env, running_worker
 
 #: Jobs of each kind, and what the provider does with their attempts.
@@ -64,10 +65,12 @@ def behaviour(request: Request, earlier: list[Request]) -> Action:
 
 
 def final_jobs(http: httpx.Client, ids: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
-    deadline = time.monotonic() + timeout_s
+    """The jobs of `ids` that reached COMPLETED or FAILED: all of them, unless the time ran out
+    (the test then counts the ones that never finished)."""
     pending = set(ids)
     jobs: dict[str, dict[str, Any]] = {}
-    while pending and time.monotonic() < deadline:
+
+    def all_final() -> bool:
         asked = sorted(pending)
         for start in range(0, len(asked), 500):  # the lookup's most ids per request
             chunk = {"jobIds": asked[start : start + 500]}
@@ -75,7 +78,10 @@ def final_jobs(http: httpx.Client, ids: list[str], timeout_s: float) -> dict[str
                 if job["status"] in ("COMPLETED", "FAILED"):
                     jobs[job["jobId"]] = job
                     pending.discard(job["jobId"])
-        time.sleep(0.3)
+        return not pending
+
+    with suppress(WaitTimeout):
+        wait_until(all_final, timeout_s=timeout_s, interval_s=0.3)
     return jobs
 
 

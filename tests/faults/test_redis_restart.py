@@ -14,8 +14,9 @@ import pytest
 import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
-from tests.api_process import API_HEADERS, ApiProcess
+from tests.api_process import ApiProcess
 from tests.faults.load import ClientLoad, wait_delivered
+from tests.harness import ADMIN_HEADERS
 from tests.receiver import Receiver
 from tests.workers import delivery_env, running_worker
 
@@ -23,7 +24,7 @@ from tests.workers import delivery_env, running_worker
 def probe_while_away(url: str) -> list[tuple[int, float]]:
     """Scheduling requests without any retry while Redis is away: (status, seconds) each."""
     answers = []
-    with httpx.Client(base_url=url, headers=API_HEADERS, timeout=30) as http:
+    with httpx.Client(base_url=url, headers=ADMIN_HEADERS, timeout=30) as http:
         for n in range(3):
             started = time.monotonic()
             status = http.post(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,18 +15,11 @@ import redis as redis_lib
 from queue_services_server.dev import EmbeddedRedis, find_redis_server, free_port
 from tests.api_process import ApiProcess
 from tests.faults.load import ClientLoad, wait_delivered
+from tests.harness import wait_until
 from tests.receiver import Receiver
 from tests.workers import delivery_env, running_worker
 
 SERVICE = "qs-primary"
-
-
-def wait_until(condition: Callable[[], object], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @contextmanager
@@ -50,7 +43,9 @@ def running_sentinel(folder: Path, primary_port: int) -> Iterator[tuple[redis_li
     )
     client = redis_lib.Redis(host="127.0.0.1", port=port, decode_responses=True)
     try:
-        wait_until(lambda: _answers(client), 10, "Sentinel to start")
+        wait_until(
+            lambda: _answers(client), timeout_s=10, interval_s=0.1, message="Sentinel did not start"
+        )
         yield client, f"redis+sentinel://127.0.0.1:{port}/{SERVICE}"
     finally:
         client.close()
@@ -78,9 +73,14 @@ def test_the_api_and_workers_follow_sentinel_to_the_new_primary_losing_nothing(
         with redis_lib.Redis(port=replica_server.port) as replica:
             replica.replicaof("127.0.0.1", primary_server.port)
             synced = lambda: replica.info("replication")["master_link_status"] == "up"  # noqa: E731
-            wait_until(synced, 10, "the replica to sync")
+            wait_until(synced, timeout_s=10, interval_s=0.1, message="the replica did not sync")
         with running_sentinel(tmp_path / "sentinel", primary_server.port) as (sentinel, url):
-            wait_until(lambda: sentinel.sentinel_slaves(SERVICE), 15, "Sentinel to see the replica")
+            wait_until(
+                lambda: sentinel.sentinel_slaves(SERVICE),
+                timeout_s=15,
+                interval_s=0.1,
+                message="Sentinel did not see the replica",
+            )
             api = ApiProcess(url)
             api.start()
             load = ClientLoad(api.url, clients=4, max_retries=5)
@@ -98,8 +98,9 @@ def test_the_api_and_workers_follow_sentinel_to_the_new_primary_losing_nothing(
                             int(sentinel.sentinel_get_master_addr_by_name(SERVICE)[1])
                             == replica_server.port
                         ),
-                        30,
-                        "Sentinel to promote the replica",
+                        timeout_s=30,
+                        interval_s=0.1,
+                        message="Sentinel did not promote the replica",
                     )
                     promoted_at = time.monotonic()
                     # ... while the clients go on for a while

@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api_process import API_HEADERS, running_api
+from tests.api_process import running_api
 from tests.benchmarks import hosts
+from tests.harness import ADMIN_HEADERS
 from tests.receiver import max_per_window, running_receiver
 from tests.workers import delivery_env, start_worker, stop_worker
 
@@ -35,7 +36,7 @@ def test_four_worker_hosts_share_one_rate_limit_exactly(tmp_path: Path) -> None:
                  "workspaceId": f"ws-{n % 4}", "contactId": f"c-{n}"}
                 for n in range(400)
             ]  # fmt: skip
-            with httpx.Client(base_url=api.url, headers=API_HEADERS, timeout=30) as http:
+            with httpx.Client(base_url=api.url, headers=ADMIN_HEADERS, timeout=30) as http:
                 answer = http.post("/api/schedule-sms/bulk", json={"messages": messages})
             ids = {result["jobId"] for result in answer.json()["results"]}
             env = delivery_env(redis_url, receiver.url, sms_rate_limit=100)

@@ -15,7 +15,7 @@ import redis as redis_lib
 from queue_services_server.cli import main
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import ADMIN_HEADERS, ADMIN_KEY, running_server
+from tests.harness import ADMIN_HEADERS, ADMIN_KEY, running_server
 
 KEY_FORMAT = re.compile(r"^qsk_[a-z2-7]{12}_[A-Za-z0-9_-]{43}$")
 

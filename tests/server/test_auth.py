@@ -10,7 +10,7 @@ import redis as redis_lib
 
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from tests.conftest import running_server
+from tests.harness import running_server
 
 KEY = "test-admin-key-0123456789"
 SMS = {"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "ws-1"}

@@ -4,7 +4,6 @@ away when they start: they wait for it and go on, instead of ending for the life
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 from queue_services_server.delivery.callbacks import CallbackSender
@@ -13,6 +12,7 @@ from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.store.callbacks import GROUP
 from queue_services_server.store.connection import connect
 from queue_services_server.store.keys import KeySpace
+from tests.harness import wait_until_async
 
 KEYS = KeySpace("qs")
 
@@ -32,14 +32,22 @@ async def test_callbacks_and_retention_wait_for_a_redis_that_is_away_at_start(
 
         # When Redis comes up on that port
         with EmbeddedRedis(tmp_path / "redis", port=port):
-            deadline = time.monotonic() + 10
             groups: list[dict[str, object]] = []
             token = None
-            while time.monotonic() < deadline and not (groups and token):
-                await asyncio.sleep(0.1)
+
+            async def both_took_their_turn() -> bool:
+                nonlocal groups, token
                 if await client.exists(KEYS.callbacks()):
                     groups = await client.xinfo_groups(KEYS.callbacks())
-                token = await client.get("qs:retention-sweep")
+                token = await client.get(KEYS.retention_sweep())
+                return bool(groups and token)
+
+            await wait_until_async(
+                both_took_their_turn,
+                timeout_s=10,
+                interval_s=0.1,
+                message=lambda: f"callback groups {groups}, retention token {token!r}",
+            )
 
             # Then the callback sender made its consumer group and the sweeper took its turn
             assert [group["name"] for group in groups] == [GROUP.encode()]

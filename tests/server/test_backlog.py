@@ -16,7 +16,7 @@ from queue_services_server.store.delivery import DeliveryStore, JobOutcome, Outc
 from queue_services_server.store.jobs import CreateOutcome, JobStore
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.operations import OperatorStore
-from tests.conftest import ADMIN_HEADERS, ADMIN_KEY, running_server
+from tests.harness import ADMIN_HEADERS, ADMIN_KEY, running_server
 from tests.server.test_store import NOW, record
 
 KEYS = KeySpace("qs")

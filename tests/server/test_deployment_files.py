@@ -14,7 +14,7 @@ import yaml
 from queue_services_server.api.app import create_app
 from queue_services_server.cli import _parser
 from queue_services_server.settings import Settings
-from tests.conftest import PRODUCT_VARIABLES
+from tests.harness import PRODUCT_VARIABLES
 
 ROOT = Path(__file__).parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

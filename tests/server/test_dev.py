@@ -16,6 +16,10 @@ import redis as redis_lib
 
 from queue_services_server.cli import main
 from queue_services_server.dev import EmbeddedRedis, EmbeddedRedisError, free_port
+from queue_services_server.store.keys import KeySpace
+from tests.harness import wait_until
+
+KEYS = KeySpace()
 
 
 def test_embedded_redis_keeps_its_data_across_restarts(data_dir: Path) -> None:
@@ -78,23 +82,30 @@ def test_dev_serves_the_api_and_stops_redis_cleanly(
         key = export.partition("=")[2]
         auth = {"Authorization": f"Bearer {key}"}
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
+        waiting_since = time.monotonic()
+
+        def ready() -> bool:
             try:
-                if httpx.get(f"{url}/ready").status_code == 200:
-                    break
+                return httpx.get(f"{url}/ready").status_code == 200
             except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the API did not come up"
-            time.sleep(0.1)
+                return False
+
+        wait_until(ready, timeout_s=20, interval_s=0.1, message="the API did not come up")
 
         # When a message is scheduled, the worker "sends" it into the outbox
         body = {"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "ws-1"}
         assert httpx.post(f"{url}/api/schedule-sms", json=body).status_code == 401
         job_id = httpx.post(f"{url}/api/schedule-sms", json=body, headers=auth).json()["jobId"]
-        while httpx.get(f"{url}/api/jobs/{job_id}", headers=auth).json()["status"] != "COMPLETED":
-            assert time.monotonic() < deadline + 20, "the dev worker did not deliver"
-            time.sleep(0.1)
+        wait_until(
+            lambda: (
+                httpx.get(f"{url}/api/jobs/{job_id}", headers=auth).json()["status"] == "COMPLETED"
+            ),
+            # 20 s more than the API's start had, counted from the same moment: the dev worker
+            # boots alongside the API
+            timeout_s=waiting_since + 40 - time.monotonic(),
+            interval_s=0.1,
+            message="the dev worker did not deliver",
+        )
         outbox = httpx.get(f"{url}/api/outbox", headers=auth).json()["messages"]
         assert [message["jobId"] for message in outbox] == [job_id]
         # and the command is stopped
@@ -115,7 +126,7 @@ def test_dev_serves_the_api_and_stops_redis_cleanly(
     # And the scheduled job is still there when Redis starts again on the same folder
     with EmbeddedRedis(tmp_path / ".queue-services") as restarted:
         client = redis_lib.Redis.from_url(restarted.url)
-        assert client.zcard("qs:workspace:ws-1:jobs") == 1
+        assert client.zcard(KEYS.workspace_jobs("ws-1")) == 1
         client.close()
     # And the key is kept (owner-only) for the next run, stored in Redis only as a hash
     kept = tmp_path / ".queue-services" / "dev-admin-key"
@@ -151,10 +162,12 @@ def test_a_killed_dev_leaves_no_redis_or_worker_behind(tmp_path: Path) -> None:
         command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.monotonic() + 30
-        while len(_children(process.pid)) < 2:  # redis-server and the worker
-            assert time.monotonic() < deadline, "dev did not start its children"
-            time.sleep(0.1)
+        wait_until(
+            lambda: len(_children(process.pid)) >= 2,  # redis-server and the worker
+            timeout_s=30,
+            interval_s=0.1,
+            message="dev did not start its children",
+        )
         children = _children(process.pid)
     finally:
         # When it is killed without a chance to stop them
@@ -162,7 +175,9 @@ def test_a_killed_dev_leaves_no_redis_or_worker_behind(tmp_path: Path) -> None:
         process.wait()
 
     # Then the kernel stops them too
-    deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in children):
-        assert time.monotonic() < deadline, f"left behind: {[p for p in children if _alive(p)]}"
-        time.sleep(0.1)
+    wait_until(
+        lambda: not any(_alive(pid) for pid in children),
+        timeout_s=30,
+        interval_s=0.1,
+        message=lambda: f"left behind: {[p for p in children if _alive(p)]}",
+    )

@@ -6,7 +6,7 @@ import httpx
 
 from queue_services_server.dev import free_port
 from queue_services_server.settings import Settings
-from tests.conftest import ADMIN_HEADERS, ADMIN_KEY, running_server
+from tests.harness import ADMIN_HEADERS, ADMIN_KEY, running_server
 
 
 def test_health_and_ready_with_redis_up(http: httpx.Client) -> None:

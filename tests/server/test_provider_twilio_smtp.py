@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -15,7 +13,6 @@ from urllib.parse import parse_qsl
 
 import orjson
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,6 +27,7 @@ from queue_services_server.delivery.providers.base import (
 from queue_services_server.delivery.providers.smtp import SmtpConfig, SmtpProvider
 from queue_services_server.delivery.providers.twilio import TwilioAccount, TwilioProvider
 from queue_services_server.dev import free_port
+from tests.harness import serving
 
 SMS = OutboundMessage(
     "job-7", "sms", "ws-1", "c-1", {"phoneNumber": "+14155550123", "message": "Hi"}
@@ -79,14 +77,8 @@ def twilio() -> Iterator[FakeTwilio]:
     app = Starlette(
         routes=[Route("/2010-04-01/Accounts/{sid}/Messages.json", messages, methods=["POST"])]
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    yield fake
-    server.should_exit = True
-    thread.join(10)
+    with serving(app, port=port):
+        yield fake
 
 
 @pytest.fixture

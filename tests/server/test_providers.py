@@ -28,8 +28,8 @@ from queue_services_server.delivery.signing import signature
 from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.outbox import Outbox
-from tests.conftest import ADMIN_HEADERS
 from tests.faulty_provider import Answer, running_faulty_provider
+from tests.harness import ADMIN_HEADERS
 from tests.receiver import Received, Receiver, running_receiver
 
 SMS = OutboundMessage(

@@ -9,6 +9,10 @@ import orjson
 import pytest
 import redis as redis_lib
 
+from queue_services_server.store.keys import KeySpace
+
+KEYS = KeySpace()
+
 SMS = {"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "ws-1", "delay": 60_000}
 
 
@@ -21,10 +25,10 @@ def schedule(http: httpx.Client, **changes: Any) -> str:
 
 def take_for_sending(redis: redis_lib.Redis, job_id: str) -> None:
     """Do what a worker does when it takes a job: status PROCESSING, off the schedule."""
-    record = orjson.loads(redis.get(f"qs:job:{job_id}"))
+    record = orjson.loads(redis.get(KEYS.job(job_id)))
     record["status"] = "PROCESSING"
-    redis.set(f"qs:job:{job_id}", orjson.dumps(record))
-    redis.zrem("qs:schedule:sms", job_id)
+    redis.set(KEYS.job(job_id), orjson.dumps(record))
+    redis.zrem(KEYS.schedule("sms"), job_id)
 
 
 def test_get_job_shows_it_scheduled_with_its_due_time(http: httpx.Client) -> None:
@@ -50,14 +54,14 @@ def test_unknown_job_is_404(http: httpx.Client) -> None:
 
 def test_cancel_takes_the_job_off_the_schedule(http: httpx.Client, redis: redis_lib.Redis) -> None:
     job_id = schedule(http, delay=60_000)
-    assert redis.zscore("qs:schedule:sms", job_id) is not None
+    assert redis.zscore(KEYS.schedule("sms"), job_id) is not None
 
     response = http.delete(f"/api/jobs/{job_id}")
 
     assert response.status_code == 200
     assert response.json() == {"success": True, "jobId": job_id, "status": "CANCELLED"}
     assert http.get(f"/api/jobs/{job_id}").json()["status"] == "CANCELLED"
-    assert redis.zscore("qs:schedule:sms", job_id) is None
+    assert redis.zscore(KEYS.schedule("sms"), job_id) is None
 
 
 def test_cancel_twice_is_the_same_answer(http: httpx.Client) -> None:

@@ -12,6 +12,10 @@ import orjson
 import pytest
 import redis as redis_lib
 
+from queue_services_server.store.keys import KeySpace
+
+KEYS = KeySpace()
+
 #: The request bodies exactly as seed 002 gives them.
 SEED_SMS = {
     "phoneNumber": "+1234567890",
@@ -116,11 +120,11 @@ def test_job_is_stored_on_the_schedule_and_in_the_workspace_index(
 ) -> None:
     job_id = http.post("/api/schedule-sms", json={**SEED_SMS, "delay": 60_000}).json()["jobId"]
 
-    record = orjson.loads(redis.get(f"qs:job:{job_id}"))
+    record = orjson.loads(redis.get(KEYS.job(job_id)))
     assert record["status"] == "SCHEDULED"
-    due = redis.zscore("qs:schedule:sms", job_id)
+    due = redis.zscore(KEYS.schedule("sms"), job_id)
     assert due == record["scheduledFor"]
-    assert redis.zscore("qs:workspace:workspace-id:jobs", job_id) == record["createdAt"]
+    assert redis.zscore(KEYS.workspace_jobs("workspace-id"), job_id) == record["createdAt"]
 
 
 def test_same_idempotency_key_returns_the_first_job(
@@ -134,7 +138,7 @@ def test_same_idempotency_key_returns_the_first_job(
     assert second.status_code == 200
     assert second.json()["jobId"] == first.json()["jobId"]
     assert second.json()["duplicate"] is True
-    assert redis.zcard("qs:state:sms:SCHEDULED") == 1
+    assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 1
 
 
 def test_same_idempotency_key_with_another_body_is_a_conflict(http: httpx.Client) -> None:
@@ -361,7 +365,7 @@ def test_bulk_of_5000_is_one_request_with_a_result_per_message(
     assert (answer["success"], answer["total"], answer["accepted"]) == (True, 5000, 5000)
     assert [result["index"] for result in answer["results"]] == list(range(5000))
     assert len({result["jobId"] for result in answer["results"]}) == 5000
-    assert redis.zcard("qs:state:sms:SCHEDULED") == 5000
+    assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 5000
     print(f"bulk of 5000 SMS: {elapsed * 1000:.0f} ms")  # context only, not asserted
 
 
@@ -377,7 +381,7 @@ def test_bulk_reports_bad_items_and_schedules_the_rest(
     assert [result["success"] for result in results] == [True, False, False, True]
     assert results[1]["error"]["field"] == "phoneNumber"
     assert results[2]["error"]["code"] == "validation_error"
-    assert redis.zcard("qs:state:sms:SCHEDULED") == 2
+    assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 2
 
 
 def test_bulk_retry_with_the_same_key_schedules_nothing_new(
@@ -392,7 +396,7 @@ def test_bulk_retry_with_the_same_key_schedules_nothing_new(
     assert one["accepted"] == 10
     assert [r["jobId"] for r in one["results"]] == [r["jobId"] for r in two["results"]]
     assert all(r["duplicate"] for r in two["results"])
-    assert redis.zcard("qs:state:sms:SCHEDULED") == 10
+    assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 10
 
 
 @pytest.mark.parametrize(

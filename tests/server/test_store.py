@@ -21,13 +21,15 @@ from queue_services_server.store.jobs import (
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.records import JobRecord
 
+KEYS = KeySpace()
+
 NOW = 1_764_000_000_000
 
 
 @pytest.fixture
 async def store(redis_server: EmbeddedRedis, redis: redis_lib.Redis) -> AsyncIterator[JobStore]:
     client = aioredis.Redis.from_url(redis_server.url)
-    yield JobStore(client, KeySpace("qs"))
+    yield JobStore(client, KEYS)
     await client.aclose()
 
 
@@ -56,21 +58,20 @@ async def test_create_stores_records_as_laid_out_in_keys_py(
 ) -> None:
     [created] = await store.create([record("job-1")])
 
-    keys = KeySpace("qs")
     assert created.outcome is CreateOutcome.CREATED
-    assert JobRecord.from_json(redis.get(keys.job("job-1"))) == record("job-1")
-    assert redis.zscore(keys.schedule("sms"), "job-1") == NOW + 60_000
-    assert redis.zscore(keys.workspace_jobs("ws-1"), "job-1") == NOW
-    assert redis.zscore(keys.state("sms", "SCHEDULED"), "job-1") == NOW
+    assert JobRecord.from_json(redis.get(KEYS.job("job-1"))) == record("job-1")
+    assert redis.zscore(KEYS.schedule("sms"), "job-1") == NOW + 60_000
+    assert redis.zscore(KEYS.workspace_jobs("ws-1"), "job-1") == NOW
+    assert redis.zscore(KEYS.state("sms", "SCHEDULED"), "job-1") == NOW
     expected = (
-        keys.job("job-1"),
-        keys.schedule("sms"),
-        keys.workspace_jobs("ws-1"),
-        keys.state("sms", "SCHEDULED"),
-        keys.backlog(),
+        KEYS.job("job-1"),
+        KEYS.schedule("sms"),
+        KEYS.workspace_jobs("ws-1"),
+        KEYS.state("sms", "SCHEDULED"),
+        KEYS.backlog(),
     )
     assert sorted(redis.keys("*")) == sorted(k.encode() for k in expected)
-    assert redis.hget(keys.backlog(), "ws-1") == b"1"
+    assert redis.hget(KEYS.backlog(), "ws-1") == b"1"
 
 
 async def test_create_tells_duplicates_from_conflicts(store: JobStore) -> None:
@@ -100,14 +101,14 @@ async def test_bulk_create_is_one_script_call_per_chunk(
         stats.get(name, {}).get("calls", 0) for name in ("cmdstat_evalsha", "cmdstat_eval")
     )
     assert script_calls == 3
-    assert redis.zcard("qs:schedule:sms") == count
+    assert redis.zcard(KEYS.schedule("sms")) == count
 
 
 async def test_cancel_outcomes(store: JobStore, redis: redis_lib.Redis) -> None:
     await store.create([record("job-1"), record("job-2")])
-    processing = orjson.loads(redis.get("qs:job:job-2"))
+    processing = orjson.loads(redis.get(KEYS.job("job-2")))
     processing["status"] = "PROCESSING"
-    redis.set("qs:job:job-2", orjson.dumps(processing))
+    redis.set(KEYS.job("job-2"), orjson.dumps(processing))
 
     first = await store.cancel("job-1", NOW + 5)
     second = await store.cancel("job-1", NOW + 6)
@@ -120,7 +121,7 @@ async def test_cancel_outcomes(store: JobStore, redis: redis_lib.Redis) -> None:
     assert second[0] is CancelOutcome.ALREADY_CANCELLED
     assert taken[0] is CancelOutcome.NOT_CANCELLABLE
     assert missing == (CancelOutcome.NOT_FOUND, None)
-    assert redis.zrange("qs:schedule:sms", 0, -1) == [b"job-2"]
+    assert redis.zrange(KEYS.schedule("sms"), 0, -1) == [b"job-2"]
 
 
 async def test_listing_continues_after_the_cursor_job_is_gone(
@@ -132,7 +133,7 @@ async def test_listing_continues_after_the_cursor_job_is_gone(
     assert cursor == Cursor(NOW + 4, "job-4")
 
     # When the cursor's job disappears (expired) before the next page is asked for
-    redis.zrem("qs:workspace:ws-1:jobs", "job-4")
+    redis.zrem(KEYS.workspace_jobs("ws-1"), "job-4")
     page, cursor = await store.list_workspace_jobs("ws-1", limit=2, cursor=cursor)
 
     # Then the listing goes on from its score
@@ -143,7 +144,7 @@ async def test_listing_skips_index_entries_whose_record_expired(
     store: JobStore, redis: redis_lib.Redis
 ) -> None:
     await store.create([record(f"job-{index}", created=NOW + index) for index in range(3)])
-    redis.delete("qs:job:job-1")
+    redis.delete(KEYS.job("job-1"))
 
     page, cursor = await store.list_workspace_jobs("ws-1", limit=10)
 
@@ -187,4 +188,4 @@ async def test_create_survives_redis_forgetting_its_scripts(
     [second] = await store.create([record("job-2")])
 
     assert (first.outcome, second.outcome) == (CreateOutcome.CREATED, CreateOutcome.CREATED)
-    assert redis.exists(KeySpace("qs").job("job-2"))
+    assert redis.exists(KEYS.job("job-2"))
