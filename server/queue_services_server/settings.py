@@ -174,16 +174,25 @@ class Settings(BaseSettings):
     sms_rate_limit: int = Field(default=50, ge=0, description="SMS per second; 0 = no limit.")
     email_rate_limit: int = Field(default=100, ge=0, description="Emails per second; 0 = no limit.")
     rate_limit_margin_ms: int = Field(
-        default=0,
+        default=20,
         ge=0,
         le=1000,
-        description="Added to the 1 s rate window, for providers that count more strictly "
-        "than the limit says.",
+        description="Added to the 1 s rate window: N sends per second are spaced (1000 + this) "
+        "/ N ms apart, so a few ms of jitter between a send's slot and the provider's clock "
+        "cannot put N + 1 in any second there. 20 uses 98% of the limit.",
+    )
+    rate_limit_burst: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="Sends of a channel that may go back to back after a pause (1: always "
+        "evenly spread). Never more than the limit in any second either way.",
     )
     workspace_rate_limits: dict[str, dict[Literal["sms", "email"], int]] = Field(
         default_factory=dict,
         description="Tighter per-second limits for some workspaces, as JSON: "
-        '{"ws-1": {"sms": 10, "email": 20}}.',
+        '{"ws-1": {"sms": 10, "email": 20}}: the initial value of the limits set with PUT '
+        "/api/workspaces/{workspaceId}/limits (written where a workspace has none yet).",
     )
     sms_batch_size: int = Field(default=50, gt=0, le=1000, description="Most SMS per batch.")
     email_batch_size: int = Field(default=100, gt=0, le=1000, description="Most emails per batch.")
@@ -191,8 +200,8 @@ class Settings(BaseSettings):
         default=5,
         gt=0,
         le=100,
-        description="Sends in progress at once within a batch; with a rate limit and no "
-        "DISPATCH_MAX_IN_FLIGHT, the least: a slow provider gets up to the room in flight.",
+        description="Sends in progress at once within a batch of a channel without a rate "
+        "limit; with one, each send goes at its own slot and the room in flight bounds them.",
     )
     job_retention_s: float = Field(
         default=7 * 24 * 3600,
@@ -216,6 +225,13 @@ class Settings(BaseSettings):
         description="Seconds a taken batch stays with its worker without a renewal; after a "
         "worker dies its batch is sent again once this has passed.",
     )
+    max_lease_expiries: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Times a job's lease may expire (its worker died while sending it) before "
+        "the job ends FAILED, so a message that kills its worker is not retried forever.",
+    )
     dispatch_lookahead_ms: int = Field(
         default=250,
         ge=0,
@@ -225,10 +241,9 @@ class Settings(BaseSettings):
     dispatch_max_in_flight: int | None = Field(
         default=None,
         gt=0,
-        description="Most jobs per channel taken and not yet finished; default: a quarter "
-        "second of the rate limit plus twice the provider's share (rate times its measured "
-        "latency), or 20 batches without a rate limit. Setting it fixes the room and "
-        "SEND_CONCURRENCY.",
+        description="Most jobs per channel taken and not yet finished; default: the rate limit "
+        "times the provider's measured latency (Little's law) plus a quarter second of it, or "
+        "20 batches without a rate limit.",
     )
 
     # ---- status callbacks ----------------------------------------------------------------------

@@ -61,8 +61,8 @@ async def fill(url: str, count: int) -> None:
     await client.zadd(keys.schedule("sms"), dict.fromkeys(ids, now - 1))
     while True:
         claim = await delivery.claim(
-            "sms", batch_id=uuid.uuid4().hex[:12], now_ms=time.time_ns() // 1_000_000,
-            lookahead_ms=0, batch_size=1000, max_in_flight=0, lease_ms=600_000,
+            "sms", batch_id=uuid.uuid4().hex[:12], lookahead_ms=0, batch_size=1000,
+            max_in_flight=0, lease_ms=600_000, tier_window_ms=1000, max_lease_expiries=5,
         )  # fmt: skip
         if not claim.jobs:
             break
@@ -70,7 +70,7 @@ async def fill(url: str, count: int) -> None:
             JobOutcome(job.id, Outcome.SENT if n % 10 else Outcome.FAILED, "p")
             for n, job in enumerate(claim.jobs)
         ]
-        await delivery.finish("sms", claim.batch_id, outcomes, time.time_ns() // 1_000_000)
+        await delivery.finish("sms", claim.batch_id, outcomes, last=True, batch_size=len(outcomes))
     await client.aclose()
 
 

@@ -37,8 +37,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import ignored_auth, negative_data_rejection
 
+from queue_services._limits import MAX_METADATA_DEPTH, nesting_depth
 from queue_services_server.api.openapi import build_openapi
-from queue_services_server.api.schemas import MAX_METADATA_DEPTH, _depth
 from queue_services_server.api.sms_encoding import segments
 from queue_services_server.settings import Settings
 from tests.harness import ADMIN_HEADERS
@@ -91,7 +91,7 @@ def _within_unwritten_rules(case: schemathesis.Case) -> bool:
         metadata = item.get("metadata")
         if metadata is not None and (
             len(orjson.dumps(metadata)) > SETTINGS.max_metadata_bytes
-            or _depth(metadata) > MAX_METADATA_DEPTH
+            or nesting_depth(metadata) > MAX_METADATA_DEPTH
         ):
             return False
         to = item.get("to")

@@ -202,6 +202,7 @@ def test_a_full_life_of_jobs_writes_only_keys_that_keyspace_names(tmp_path: Path
         KEYS.rate_events("ws-a", "sms"),
         KEYS.callbacks(),
         KEYS.outbox("email"),
+        KEYS.tiers("sms"),  # WORKSPACE_RATE_LIMITS, written by the worker as it starts
     }
     assert expected_left - left == set()
     buckets = range(started_s // 5 * 5, int(time.time()) // 5 * 5 + 5, 5)
@@ -223,9 +224,13 @@ def test_a_full_life_of_jobs_writes_only_keys_that_keyspace_names(tmp_path: Path
         KEYS.inflight("sms"),
         KEYS.inflight("email"),
         KEYS.wake("sms"),
-        KEYS.rate("sms"),
-        KEYS.rate("sms", "ws-a"),
+        KEYS.pace("sms"),
+        KEYS.pace("sms", "ws-a"),
+        KEYS.pace_next("sms"),
+        KEYS.pace_next("sms", "ws-a"),
         KEYS.rate_hold("sms"),
+        KEYS.owners("sms"),
+        KEYS.workspace_inflight("sms"),
         KEYS.callback_retries(),
         KEYS.retention_sweep(),
         KEYS.broker_heartbeats(),

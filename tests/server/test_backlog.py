@@ -46,8 +46,8 @@ async def test_the_backlog_follows_each_job_until_it_is_finished(
     await jobs.cancel("job-3", NOW)
     assert backlog(redis, "ws-1") == 3
     claim = await delivery.claim(
-        "sms", batch_id="b1", now_ms=NOW, lookahead_ms=0, batch_size=3, max_in_flight=10,
-        lease_ms=60_000,
+        "sms", batch_id="b1", lookahead_ms=0, batch_size=3, max_in_flight=10, lease_ms=60_000,
+        tier_window_ms=1000, max_lease_expiries=5,
     )  # fmt: skip
     assert sorted(job.id for job in claim.jobs) == ["job-0", "job-1", "job-2"]
     assert backlog(redis, "ws-1") == 3  # being sent still counts
@@ -56,10 +56,11 @@ async def test_the_backlog_follows_each_job_until_it_is_finished(
         "b1",
         [
             JobOutcome("job-0", Outcome.SENT, "m-0"),
-            JobOutcome("job-1", Outcome.RETRY, "timeout", retry_at_ms=NOW + 1000),
+            JobOutcome("job-1", Outcome.RETRY, "timeout", retry_in_ms=1000),
             JobOutcome("job-2", Outcome.FAILED, "400 bad number"),
         ],
-        NOW,
+        last=True,
+        batch_size=3,
     )
     # Then only the retried job is still counted, until an operator retries the failed one
     assert backlog(redis, "ws-1") == 1

@@ -1,10 +1,12 @@
-"""Claims and outcomes on a real Redis: fairness, priorities, leases, cancel, lookahead."""
+"""Claims, leases and outcomes on a real Redis: fairness, priorities, tiers, leases that hold,
+outcomes recorded as they come, cancel, lookahead; and the sender around them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -16,18 +18,32 @@ import redis.asyncio as aioredis
 
 from queue_services_server.delivery.config import ChannelConfig
 from queue_services_server.delivery.dispatch import Dispatcher
-from queue_services_server.delivery.providers.base import OutboundMessage, RetryableProviderError
-from queue_services_server.delivery.rate_limiter import Limit, RateLimiter
+from queue_services_server.delivery.pacer import ChannelPacer
+from queue_services_server.delivery.providers.base import (
+    OutboundMessage,
+    Release,
+    RetryableProviderError,
+)
 from queue_services_server.delivery.sender import BatchSender
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
 from queue_services_server.store.delivery import DeliveryStore, JobOutcome, Outcome
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.pacing import PacingStore
 from queue_services_server.store.records import JobRecord
+from queue_services_server.store.tiers import TierStore
 
 KEYS = KeySpace("qs")
-NOW = 1_764_000_000_000
+
+
+def now_ms() -> int:
+    # The scripts read Redis's clock; the test's Redis runs on this machine, so this one agrees.
+    return time.time_ns() // 1_000_000
+
+
+#: A moment just past, when the tests' jobs are due.
+NOW = now_ms() - 1000
 
 
 @pytest.fixture
@@ -57,15 +73,17 @@ def job(workspace: str, index: int, *, due: int = NOW, priority: str = "normal")
     )
 
 
-async def claim(delivery: DeliveryStore, now: int = NOW, size: int = 10, **options: int):  # type: ignore[no-untyped-def]
+async def claim(delivery: DeliveryStore, size: int = 10, **options: int):  # type: ignore[no-untyped-def]
     return await delivery.claim(
         "sms",
         batch_id=uuid.uuid4().hex[:8],
-        now_ms=now,
         lookahead_ms=options.get("lookahead_ms", 0),
         batch_size=size,
         max_in_flight=options.get("max_in_flight", 0),
         lease_ms=options.get("lease_ms", 30_000),
+        tier_window_ms=options.get("tier_window_ms", 1000),
+        max_lease_expiries=options.get("max_lease_expiries", 5),
+        least=options.get("least", 1),
     )
 
 
@@ -99,15 +117,16 @@ async def test_jobs_not_yet_due_stay_on_the_schedule(
     stores: tuple[JobStore, DeliveryStore],
 ) -> None:
     jobs, delivery = stores
-    await jobs.create([job("ws", 0, due=NOW + 5000), job("ws", 1, due=NOW + 100)])
+    soon = now_ms() + 2000
+    await jobs.create([job("ws", 0, due=soon + 60_000), job("ws", 1, due=soon)])
 
     early = await claim(delivery)
-    within_lookahead = await claim(delivery, lookahead_ms=200)
+    within_lookahead = await claim(delivery, lookahead_ms=5000)
 
     assert early.jobs == []
-    assert early.next_due_ms == NOW + 100
+    assert early.next_due_ms == soon
     assert [j.id for j in within_lookahead.jobs] == ["ws-normal-1"]
-    assert within_lookahead.next_due_ms == NOW + 5000
+    assert within_lookahead.next_due_ms == soon + 60_000
 
 
 async def test_taken_jobs_are_processing_and_no_longer_cancellable(
@@ -115,10 +134,10 @@ async def test_taken_jobs_are_processing_and_no_longer_cancellable(
 ) -> None:
     jobs, delivery = stores
     await jobs.create([job("ws", 0), job("ws", 1)])
-    await jobs.cancel("ws-normal-1", NOW)
+    await jobs.cancel("ws-normal-1", now_ms())
 
     taken = await claim(delivery)
-    cancel_after = await jobs.cancel("ws-normal-0", NOW)
+    cancel_after = await jobs.cancel("ws-normal-0", now_ms())
 
     assert [j.id for j in taken.jobs] == ["ws-normal-0"]  # the cancelled one is skipped
     assert taken.jobs[0].status == "PROCESSING"
@@ -145,17 +164,18 @@ async def test_an_expired_lease_puts_the_job_back_and_its_old_batch_is_ignored(
     # Given a batch taken by a worker that then died
     jobs, delivery = stores
     await jobs.create([job("ws", 0)])
-    lost = await claim(delivery, lease_ms=1000)
+    lost = await claim(delivery, lease_ms=100)
 
     # When its lease has expired, the job is taken again in a new batch
-    again = await claim(delivery, now=NOW + 1001)
+    await asyncio.sleep(0.15)
+    again = await claim(delivery)
 
     # Then the old batch's late report changes nothing, and the new one completes the job
     assert [j.id for j in again.jobs] == ["ws-normal-0"]
     stale = JobOutcome("ws-normal-0", Outcome.SENT, "late-id")
-    assert await delivery.finish("sms", lost.batch_id, [stale], NOW + 1002) == 0
+    assert await finish(delivery, lost.batch_id, [stale]) == 0
     fresh = JobOutcome("ws-normal-0", Outcome.SENT, "provider-1")
-    assert await delivery.finish("sms", again.batch_id, [fresh], NOW + 1003) == 1
+    assert await finish(delivery, again.batch_id, [fresh]) == 1
     record = await jobs.get("ws-normal-0")
     assert record is not None
     assert (record.status, record.provider_message_id, record.attempts) == (
@@ -164,6 +184,62 @@ async def test_an_expired_lease_puts_the_job_back_and_its_old_batch_is_ignored(
         1,
     )
     assert redis.zcard(KEYS.inflight("sms")) == 0
+    assert redis.hlen(KEYS.owners("sms")) == 0
+    assert redis.hlen(KEYS.workspace_inflight("sms")) == 0
+
+
+async def finish(
+    delivery: DeliveryStore, batch_id: str, outcomes: list[JobOutcome], *, last: bool = True
+) -> int:
+    return await delivery.finish("sms", batch_id, outcomes, last=last, batch_size=len(outcomes))
+
+
+async def test_a_job_whose_lease_expires_again_and_again_ends_failed_with_the_reason(
+    stores: tuple[JobStore, DeliveryStore], redis: redis_lib.Redis
+) -> None:
+    # Given a job whose worker dies every time it takes it (a message that kills its worker)
+    jobs, delivery = stores
+    await jobs.create([job("ws", 0)])
+
+    # When its lease expires three times, with at most three allowed
+    for _ in range(3):
+        taken = await claim(delivery, lease_ms=50, max_lease_expiries=3)
+        assert [j.id for j in taken.jobs] == ["ws-normal-0"]
+        await asyncio.sleep(0.08)
+    await claim(delivery, lease_ms=50, max_lease_expiries=3)
+
+    # Then it is not taken again: it is FAILED, says why, and counts as failed
+    record = await jobs.get("ws-normal-0")
+    assert record is not None
+    assert record.status == "FAILED"
+    assert record.last_error is not None
+    assert "lease expired 3 times" in record.last_error
+    assert redis.hget(KEYS.metrics("sms"), "failed") == b"1"
+    assert redis.hget(KEYS.backlog(), "ws") is None
+
+
+async def test_a_batch_delivered_twice_runs_once_and_renewals_report_lost_jobs(
+    stores: tuple[JobStore, DeliveryStore],
+) -> None:
+    jobs, delivery = stores
+    await jobs.create([job("ws", i) for i in range(3)])
+    taken = await claim(delivery, lease_ms=100)
+    ids = [j.id for j in taken.jobs]
+
+    # A runner takes the batch: it gets its jobs' records; a second runner of the same batch
+    # (the broker delivered its message twice) gets nothing to do
+    first = await delivery.begin("sms", taken.batch_id, "runner-1", ids, 100)
+    second = await delivery.begin("sms", taken.batch_id, "runner-2", ids, 100)
+    assert first.held
+    assert sorted(r.id for r in first.records) == sorted(ids)
+    assert not second.held
+
+    # When the lease runs out and another batch takes the jobs, a renewal says they are lost
+    await asyncio.sleep(0.15)
+    again = await claim(delivery)
+    renewed = await delivery.renew("sms", taken.batch_id, "runner-1", ids, 100)
+    assert sorted(j.id for j in again.jobs) == sorted(ids)
+    assert not renewed.held or renewed.lost == set(ids)
 
 
 async def test_finish_retries_and_fails_and_records_rate_limits(
@@ -173,30 +249,71 @@ async def test_finish_retries_and_fails_and_records_rate_limits(
     await jobs.create([job("ws", 0), job("ws", 1)])
     taken = await claim(delivery)
 
+    before = now_ms()
     await delivery.finish(
         "sms",
         taken.batch_id,
         [
-            JobOutcome(
-                "ws-normal-0", Outcome.RETRY, "429 slow down", NOW + 2000, rate_limited=True
-            ),
+            JobOutcome("ws-normal-0", Outcome.RETRY, "429 slow down", 2000, rate_limited=True),
             JobOutcome("ws-normal-1", Outcome.FAILED, "400 invalid number"),
         ],
-        NOW + 10,
+        last=True,
+        batch_size=2,
     )
+    after = now_ms()
 
     retried, failed = await jobs.get_many(["ws-normal-0", "ws-normal-1"])
     assert retried is not None
     assert failed is not None
-    assert (retried.status, retried.scheduled_for, retried.last_error) == (
-        "SCHEDULED",
-        NOW + 2000,
-        "429 slow down",
-    )
-    assert redis.zscore(KEYS.schedule("sms"), "ws-normal-0") == NOW + 2000
+    assert (retried.status, retried.last_error) == ("SCHEDULED", "429 slow down")
+    # due 2 s after the outcome was written, on Redis's clock
+    assert before + 2000 <= retried.scheduled_for <= after + 2000
+    assert redis.zscore(KEYS.schedule("sms"), "ws-normal-0") == retried.scheduled_for
     assert (failed.status, failed.last_error) == ("FAILED", "400 invalid number")
-    events = await delivery.rate_events("ws", "sms")
-    assert events == [{"timestamp": NOW + 10, "batchSize": 2, "errorMessage": "429 slow down"}]
+    [event] = await delivery.rate_events("ws", "sms")
+    assert (event["batchSize"], event["errorMessage"]) == (2, "429 slow down")
+    assert before <= int(event["timestamp"]) <= after  # type: ignore[call-overload]
+
+
+async def test_outcomes_written_as_they_come_give_room_back_per_message(
+    stores: tuple[JobStore, DeliveryStore], redis: redis_lib.Redis
+) -> None:
+    # Given a batch of four in flight
+    jobs, delivery = stores
+    await jobs.create([job("ws", i) for i in range(4)])
+    taken = await claim(delivery)
+    ids = [j.id for j in taken.jobs]
+
+    # When two outcomes are written, then the other two with the batch's last write
+    sent = [JobOutcome(job_id, Outcome.SENT, f"m-{job_id}") for job_id in ids]
+    assert await finish(delivery, taken.batch_id, sent[:2], last=False) == 2
+    in_flight_between = redis.zcard(KEYS.inflight("sms"))
+    batches_between = redis.hget(KEYS.metrics("sms"), "batches")
+    assert await finish(delivery, taken.batch_id, sent[2:]) == 2
+
+    # Then the room came back two at a time, and the batch counted once, with its last write
+    assert in_flight_between == 2
+    assert batches_between is None
+    assert redis.zcard(KEYS.inflight("sms")) == 0
+    assert redis.hget(KEYS.metrics("sms"), "batches") == b"1"
+    assert redis.hget(KEYS.metrics("sms"), "success") == b"4"
+
+
+async def test_a_workspace_on_a_tight_tier_claims_only_what_its_tier_sends(
+    stores: tuple[JobStore, DeliveryStore], aredis: aioredis.Redis
+) -> None:
+    # Given a workspace limited to 2 sends a second, with 20 due, and another with 20
+    jobs, delivery = stores
+    await TierStore(aredis, KEYS).set("slow", {"sms": 2})
+    await jobs.create([job("slow", i) for i in range(20)] + [job("fast", i) for i in range(20)])
+
+    # When claims are made with a second of sends allowed in flight per tier
+    turns = [await claim(delivery, size=10, tier_window_ms=1000) for _ in range(4)]
+
+    # Then the slow workspace holds 2 in flight, and is passed over while they are; the other
+    # takes full batches in the meantime
+    taken = [(c.workspace_id, len(c.jobs)) for c in turns]
+    assert taken == [("fast", 10), ("slow", 2), ("fast", 10), (None, 0)]
 
 
 async def test_lua_builds_the_key_names_of_keys_py(
@@ -220,7 +337,7 @@ async def test_the_dispatcher_hands_batches_over_and_sleeps_until_the_next_due_j
     config = ChannelConfig.from_settings(Settings(), "sms")
     handed: list[tuple[str, str, list[str]]] = []
     dispatcher = Dispatcher(delivery, config, lambda *batch: handed.append(batch))
-    now = time.time_ns() // 1_000_000
+    now = now_ms()
     await jobs.create([job("ws", 0, due=now - 10), job("ws", 1, due=now + 60_000)])
 
     first = await dispatcher.step()
@@ -264,40 +381,40 @@ async def test_a_batch_the_broker_refused_comes_back_after_its_lease_and_the_dis
 
 
 @pytest.mark.parametrize(
-    ("latency_s", "room", "concurrency"),
+    ("latency_s", "room"),
     [
-        (0.0, 12, 5),  # an instant provider: a quarter second of 50/s, 5 at once
-        (0.002, 12 + 2, 5),
-        (0.3, 12 + 2 * 15, 30),  # 15 SMS at the provider at any time, twice over
-        (1.0, 12 + 2 * 50, 50),  # sends at once: at most a batch
-        (30.0, 12 + 2 * 100, 50),  # a provider slower than 2 s is failing: sized as for 2 s
+        (0.0, 25),  # an instant provider: half a second of 50/s waiting for slots
+        (0.3, 15 + 25),  # 15 SMS at the provider at any time, and the same half second
+        (2.5, 125 + 25),
+        (30.0, 250 + 25),  # a provider slower than 5 s is failing: sized as for 5 s
     ],
 )
-def test_with_a_rate_limit_room_and_sends_at_once_follow_the_provider_latency(
-    latency_s: float, room: int, concurrency: int
+def test_with_a_rate_limit_the_room_follows_the_providers_latency(
+    latency_s: float, room: int
 ) -> None:
-    config = ChannelConfig.from_settings(Settings(sms_rate_limit=50, rate_limit_margin_ms=0), "sms")
+    config = ChannelConfig.from_settings(Settings(sms_rate_limit=50), "sms")
 
     assert config.room_for(latency_s) == room
-    assert config.concurrency_for(latency_s) == concurrency
 
 
-def test_an_explicit_room_or_no_rate_limit_keeps_them_fixed() -> None:
+def test_an_explicit_room_or_no_rate_limit_keeps_it_fixed() -> None:
     fixed = ChannelConfig.from_settings(
         Settings(sms_rate_limit=50, dispatch_max_in_flight=30), "sms"
     )
     unlimited = ChannelConfig.from_settings(Settings(sms_rate_limit=0), "sms")
 
-    assert (fixed.room_for(1.0), fixed.concurrency_for(1.0)) == (30, 5)
-    assert (unlimited.room_for(1.0), unlimited.concurrency_for(1.0)) == (50 * 20, 5)
+    assert fixed.room_for(1.0) == 30
+    assert unlimited.room_for(1.0) == 50 * 20
 
 
 class SlowProvider:
-    """Takes "ok" messages after 50 ms; fails the others after 500 ms."""
+    """Takes "ok" messages 50 ms after their release; fails the others after 500 ms."""
 
     name = "slow"
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: OutboundMessage, *, release: Release | None = None) -> str:
+        if release is not None:
+            await release()
         if message.job_id.endswith("-ok"):
             await asyncio.sleep(0.05)
             return "m-" + message.job_id
@@ -306,6 +423,12 @@ class SlowProvider:
 
     async def aclose(self) -> None:
         pass
+
+
+def sender_for(aredis: aioredis.Redis, provider: object, **settings: object) -> BatchSender:
+    config = ChannelConfig.from_settings(Settings(**settings), "sms")  # type: ignore[arg-type]
+    pacer = ChannelPacer(PacingStore(aredis, KEYS, "sms"), config)
+    return BatchSender(config, DeliveryStore(aredis, KEYS), pacer, provider)  # type: ignore[arg-type]
 
 
 async def test_the_sender_learns_the_providers_latency_from_the_messages_it_took(
@@ -317,10 +440,8 @@ async def test_the_sender_learns_the_providers_latency_from_the_messages_it_took
     records = [dataclasses.replace(job("ws", n), id=f"ws-{n}-ok") for n in range(3)]
     records += [dataclasses.replace(job("ws", n), id=f"ws-{n}-bad") for n in range(3)]
     await jobs.create(records)
-    batch = await claim(delivery, now=time.time_ns() // 1_000_000, size=10)
-    config = ChannelConfig.from_settings(Settings(sms_rate_limit=50), "sms")
-    limiter = RateLimiter(aredis, KEYS, "sms", Limit(50))
-    sender = BatchSender(config, jobs, delivery, limiter, SlowProvider())
+    batch = await claim(delivery, size=10)
+    sender = sender_for(aredis, SlowProvider(), sms_rate_limit=50)
 
     # When it sends them
     outcomes = await sender.send_batch(batch.batch_id, [record.id for record in batch.jobs])
@@ -328,4 +449,47 @@ async def test_the_sender_learns_the_providers_latency_from_the_messages_it_took
     # Then its latency is that of the messages taken: failures (a timing-out provider) do not
     # make it take more jobs
     assert sorted(outcome.outcome.value for outcome in outcomes) == ["retry"] * 3 + ["sent"] * 3
-    assert 0.04 <= sender.provider_latency_s() < 0.15  # with the failures it would be ~0.27
+    assert 0.04 <= sender.latency_s < 0.3  # with the failures it would be ~0.27 or more
+
+
+class TimedProvider:
+    """Notes when each message is released to it; the first message's connection takes 200 ms
+    (it reaches its release that late), the others none."""
+
+    name = "timed"
+
+    def __init__(self) -> None:
+        self.released: dict[str, float] = {}
+
+    async def send(self, message: OutboundMessage, *, release: Release | None = None) -> str:
+        if message.job_id.endswith("-0"):
+            await asyncio.sleep(0.2)
+        assert release is not None
+        await release()
+        self.released[message.job_id] = time.monotonic()
+        return "m"
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_sends_go_at_their_slots_and_one_late_to_its_release_takes_a_new_one(
+    stores: tuple[JobStore, DeliveryStore], aredis: aioredis.Redis
+) -> None:
+    # Given 20 SMS at 20 per second, the first slow to connect (200 ms, past its slot)
+    jobs, delivery = stores
+    await jobs.create([job("ws", n) for n in range(20)])
+    batch = await claim(delivery, size=20)
+    provider = TimedProvider()
+    sender = sender_for(aredis, provider, sms_rate_limit=20, rate_limit_margin_ms=0)
+
+    # When the batch is sent
+    outcomes = await sender.send_batch(batch.batch_id, [record.id for record in batch.jobs])
+
+    # Then all went out, 50 ms apart (20/s spread evenly), and the late one was not sent on
+    # top of the others: it took a slot of its own after theirs had begun
+    assert [o.outcome for o in outcomes] == [Outcome.SENT] * 20
+    times = sorted(provider.released.values())
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= 0.05 - 0.012  # the slots' spacing, less the release's tolerance
+    assert sender._pacer.late_sends == 1

@@ -16,7 +16,7 @@ from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.operations import ActionOutcome, OperatorStore
 from queue_services_server.store.records import STATUSES
-from tests.server.test_dispatch import NOW, job
+from tests.server.test_dispatch import job, now_ms
 
 KEYS = KeySpace("qs")
 
@@ -30,11 +30,15 @@ async def stores(
     await client.aclose()
 
 
-async def claim(delivery: DeliveryStore, now: int = NOW, size: int = 10):  # type: ignore[no-untyped-def]
+async def claim(delivery: DeliveryStore, size: int = 10):  # type: ignore[no-untyped-def]
     return await delivery.claim(
-        "sms", batch_id=uuid.uuid4().hex[:8], now_ms=now, lookahead_ms=0, batch_size=size,
-        max_in_flight=0, lease_ms=30_000,
+        "sms", batch_id=uuid.uuid4().hex[:8], lookahead_ms=0, batch_size=size,
+        max_in_flight=0, lease_ms=30_000, tier_window_ms=1000, max_lease_expiries=5,
     )  # fmt: skip
+
+
+async def finish(delivery: DeliveryStore, batch_id: str, outcomes: list[JobOutcome]) -> int:
+    return await delivery.finish("sms", batch_id, outcomes, last=True, batch_size=len(outcomes))
 
 
 def statuses_in_indexes(redis: redis_lib.Redis) -> dict[str, str]:
@@ -49,15 +53,16 @@ def statuses_in_indexes(redis: redis_lib.Redis) -> dict[str, str]:
 async def test_every_job_is_in_the_index_of_its_status_through_its_life(
     stores: tuple[JobStore, DeliveryStore, OperatorStore], redis: redis_lib.Redis
 ) -> None:
+    now = now_ms()  # fresh for each test: the suite runs for minutes
     jobs, delivery, _ = stores
-    await jobs.create([job("ws", i) for i in range(6)] + [job("ws", 9, due=NOW + 60_000)])
-    await jobs.cancel("ws-normal-5", NOW)
+    await jobs.create([job("ws", i) for i in range(6)] + [job("ws", 9, due=now + 60_000)])
+    await jobs.cancel("ws-normal-5", now)
     taken = await claim(delivery, size=4)
-    await delivery.finish("sms", taken.batch_id, [
+    await finish(delivery, taken.batch_id, [
         JobOutcome("ws-normal-0", Outcome.SENT, "p-0"),
         JobOutcome("ws-normal-1", Outcome.FAILED, "400"),
-        JobOutcome("ws-normal-2", Outcome.RETRY, "500", NOW + 1000),
-    ], NOW + 5)  # fmt: skip
+        JobOutcome("ws-normal-2", Outcome.RETRY, "500", 1000),
+    ])  # fmt: skip
 
     records = await jobs.get_many([f"ws-normal-{i}" for i in (0, 1, 2, 3, 4, 5, 9)])
     expected = {record.id: record.status for record in records if record}
@@ -68,10 +73,11 @@ async def test_every_job_is_in_the_index_of_its_status_through_its_life(
 async def test_counts_split_scheduled_into_delayed_and_waiting(
     stores: tuple[JobStore, DeliveryStore, OperatorStore],
 ) -> None:
+    now = now_ms()  # fresh for each test: the suite runs for minutes
     jobs, _, operator = stores
-    await jobs.create([job("ws", 0), job("ws", 1, due=NOW + 5000)])
+    await jobs.create([job("ws", 0), job("ws", 1, due=now + 5000)])
 
-    counts = (await operator.counts(NOW))["sms"]
+    counts = (await operator.counts(now))["sms"]
 
     assert (counts["SCHEDULED"], counts["delayed"], counts["waiting"]) == (2, 1, 1)
     assert counts["paused"] == 0
@@ -99,29 +105,28 @@ async def test_pages_are_newest_first_and_filters_apply(
 async def test_retry_send_now_and_their_refusals(
     stores: tuple[JobStore, DeliveryStore, OperatorStore], redis: redis_lib.Redis
 ) -> None:
+    now = now_ms()  # fresh for each test: the suite runs for minutes
     jobs, delivery, operator = stores
-    await jobs.create([job("ws", 0), job("ws", 1, due=NOW + 60_000)])
+    await jobs.create([job("ws", 0), job("ws", 1, due=now + 60_000)])
     taken = await claim(delivery)
-    await delivery.finish(
-        "sms", taken.batch_id, [JobOutcome("ws-normal-0", Outcome.FAILED, "400")], NOW
-    )
+    await finish(delivery, taken.batch_id, [JobOutcome("ws-normal-0", Outcome.FAILED, "400")])
 
-    retried, record = await operator.retry("ws-normal-0", NOW + 10)
-    again, _ = await operator.retry("ws-normal-0", NOW + 11)
-    now_sent, moved = await operator.send_now("ws-normal-1", NOW + 12)
-    missing, _ = await operator.retry("nope", NOW)
+    retried, record = await operator.retry("ws-normal-0", now + 10)
+    again, _ = await operator.retry("ws-normal-0", now + 11)
+    now_sent, moved = await operator.send_now("ws-normal-1", now + 12)
+    missing, _ = await operator.retry("nope", now)
 
     assert retried is ActionOutcome.DONE
     assert record is not None
     assert (record.status, record.scheduled_for, record.last_error) == (
         "SCHEDULED",
-        NOW + 10,
+        now + 10,
         "400",
     )
     assert again is ActionOutcome.WRONG_STATUS
     assert now_sent is ActionOutcome.DONE
     assert moved is not None
-    assert redis.zscore(KEYS.schedule("sms"), "ws-normal-1") == NOW + 12
+    assert redis.zscore(KEYS.schedule("sms"), "ws-normal-1") == now + 12
     assert missing is ActionOutcome.NOT_FOUND
     assert statuses_in_indexes(redis) == {"ws-normal-0": "SCHEDULED", "ws-normal-1": "SCHEDULED"}
 
@@ -144,21 +149,24 @@ async def test_a_paused_channel_gives_no_batch_until_resumed(
 async def test_clean_deletes_old_finished_jobs_only(
     stores: tuple[JobStore, DeliveryStore, OperatorStore], redis: redis_lib.Redis
 ) -> None:
+    now = now_ms()  # fresh for each test: the suite runs for minutes
     jobs, delivery, operator = stores
     await jobs.create([job("ws", i) for i in range(3)])
     taken = await claim(delivery)
-    await delivery.finish("sms", taken.batch_id, [
+    await finish(delivery, taken.batch_id, [
         JobOutcome("ws-normal-0", Outcome.SENT, "p"),
         JobOutcome("ws-normal-1", Outcome.SENT, "p"),
         JobOutcome("ws-normal-2", Outcome.FAILED, "400"),
-    ], NOW)  # fmt: skip
+    ])  # fmt: skip
 
-    deleted = await operator.clean("sms", "COMPLETED", older_than_ms=60_000, now_ms=NOW + 61_000)
+    deleted = await operator.clean(
+        "sms", "COMPLETED", older_than_ms=60_000, now_ms=now_ms() + 61_000
+    )
 
     assert deleted == 2
     assert await jobs.get("ws-normal-0") is None
     assert redis.zcard(KEYS.workspace_jobs("ws")) == 1
     assert (await jobs.get("ws-normal-2")) is not None
-    assert await operator.clean("sms", "FAILED", older_than_ms=60_000, now_ms=NOW + 1000) == 0
+    assert await operator.clean("sms", "FAILED", older_than_ms=60_000, now_ms=now + 1000) == 0
     with pytest.raises(ValueError, match="COMPLETED"):
-        await operator.clean("sms", "SCHEDULED", older_than_ms=0, now_ms=NOW)
+        await operator.clean("sms", "SCHEDULED", older_than_ms=0, now_ms=now)

@@ -32,7 +32,9 @@ def declare_actors(
 
     def sender_of(channel: str) -> SendBatch:
         async def send_batch(batch_id: str, job_ids: list[str]) -> None:
-            await runtime().senders[channel].send_batch(batch_id, job_ids)
+            # Handed over, not awaited: the batch's leases, not the broker's message, keep it
+            # safe from here (a worker that dies leaves its jobs to their leases).
+            runtime().start_batch(channel, batch_id, job_ids)
 
         send_batch.__doc__ = f"Send one batch of {channel} messages."
         return send_batch

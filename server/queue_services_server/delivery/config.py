@@ -21,7 +21,24 @@ def actor_name(channel: str) -> str:
 
 #: Longest provider latency, in seconds, that sizing follows: a provider slower than this is
 #: failing, and more in flight would only pile up jobs behind it.
-MAX_ADAPTED_LATENCY_S = 2.0
+MAX_ADAPTED_LATENCY_S = 5.0
+
+#: Seconds of sends the room keeps beyond those at the provider: the jobs between being taken and
+#: their slot (the broker's pick-up, the pacer's horizon). A newly due workspace waits about this
+#: long behind a backlog for its first send.
+PIPELINE_S = 0.5
+
+#: Seconds of the rate the room must have free before a claim is made (see `least_claim`).
+CLAIM_S = 0.2
+
+#: Milliseconds: the pacer gives slots at most this far ahead. Longer: fewer Redis calls; shorter:
+#: a newly due workspace waits less behind slots already given, and a late send is known sooner.
+PACING_HORIZON_MS = 400
+
+#: Milliseconds after its slot a send whose request has not started yet is late: from then on it
+#: counts as a send in every window until its request starts (a slow connect), so that it cannot
+#: arrive on top of the sends of the next second.
+LATE_AFTER_MS = 10
 
 
 @dataclass(frozen=True)
@@ -30,74 +47,69 @@ class ChannelConfig:
 
     channel: str
     batch_size: int
-    #: Sends per window on the channel; 0 = unlimited.
+    #: Sends per second on the channel; 0 = unlimited.
     rate_limit: int
+    #: The window a limit counts over: 1 s plus the margin that absorbs jitter.
     window_ms: int
+    #: Sends that may go back to back after a pause (1: always evenly spread).
+    burst: int
+    #: Sends at once within a batch when the channel has no rate limit.
     concurrency: int
     max_retries: int
     retry_base_s: float
     retry_max_s: float
     lease_ms: int
+    max_lease_expiries: int
     lookahead_ms: int
-    max_in_flight: int
-    #: Size the room in flight and the sends at once from the provider's latency (a rate limit
-    #: is set and DISPATCH_MAX_IN_FLIGHT is not).
-    adapt_to_latency: bool = False
+    #: A fixed room in flight (DISPATCH_MAX_IN_FLIGHT), or None to follow the provider's latency.
+    fixed_room: int | None
+    provider_timeout_s: float
 
     def room_for(self, latency_s: float) -> int:
         """Most jobs taken and not yet finished, for a provider answering in `latency_s`.
 
-        Fixed (`max_in_flight`) unless adapting. Adapting, the room keeps a quarter second of
-        the rate for the jobs waiting for the rate limiter (what a newly due workspace may wait
-        behind) and adds the jobs at the provider (rate times latency) twice over: a job holds
-        its room until its whole batch is recorded, so with one share a slow provider leaves
-        the limiter idle between batches. Measured in `docs/delivery.md`.
+        With a rate limit, Little's law: the sends at the provider (rate x latency) and
+        `PIPELINE_S` of the rate on their way to it, and at least `concurrency`. Without one,
+        20 batches. DISPATCH_MAX_IN_FLIGHT fixes it.
         """
-        if not self.adapt_to_latency:
-            return self.max_in_flight
-        return self.max_in_flight + 2 * self._at_provider(latency_s)
+        if self.fixed_room is not None:
+            return self.fixed_room
+        if self.rate_limit <= 0:
+            return self.batch_size * 20
+        latency_s = min(latency_s, MAX_ADAPTED_LATENCY_S)
+        return max(math.ceil(self.rate_limit * (latency_s + PIPELINE_S)), self.concurrency)
 
-    def concurrency_for(self, latency_s: float) -> int:
-        """Sends at once within a batch: `concurrency`, or, adapting, at least the provider's
-        share of the room (at most a batch). Only latency raises it: more sends waiting on the
-        limiter at once would let a big workspace's batch crowd out a small one's."""
-        if not self.adapt_to_latency:
-            return self.concurrency
-        return max(self.concurrency, min(2 * self._at_provider(latency_s), self.batch_size))
+    def tier_window_ms(self, latency_s: float) -> int:
+        """Ms of a tier's sends a workspace may have in flight: the provider's latency and the
+        pipeline, so a workspace limited to a few sends per second holds only those."""
+        return int((min(latency_s, MAX_ADAPTED_LATENCY_S) + PIPELINE_S) * 1000)
 
-    def _at_provider(self, latency_s: float) -> int:
-        # Little's law: jobs at the provider = rate x latency.
-        return math.ceil(self._rate_per_s() * min(latency_s, MAX_ADAPTED_LATENCY_S))
-
-    def _rate_per_s(self) -> float:
-        return self.rate_limit * 1000 / self.window_ms
+    def least_claim(self, room: int) -> int:
+        """The fewest jobs worth a claim (a batch, a broker message, a sender): `CLAIM_S` of the
+        rate, or a batch, or the whole room if it is smaller. Fewer would cost Redis calls per
+        message; more would keep a newly due workspace waiting for room."""
+        if self.rate_limit <= 0:
+            return 1
+        return max(1, min(math.ceil(self.rate_limit * CLAIM_S), self.batch_size, room))
 
     @classmethod
     def from_settings(cls, settings: Settings, channel: str) -> ChannelConfig:
         """The config of `channel` ("sms" or "email")."""
         rate = settings.sms_rate_limit if channel == "sms" else settings.email_rate_limit
         batch = settings.sms_batch_size if channel == "sms" else settings.email_batch_size
-        if settings.dispatch_max_in_flight is not None:
-            max_in_flight = settings.dispatch_max_in_flight
-        elif rate > 0:
-            # A quarter second of sends in flight: enough to keep the limit busy, little enough
-            # that a workspace that just got due work waits at most about that long for its turn
-            # (measured with a 20,000-job backlog ahead at 100/s: 0.07-0.14 s, against about 1 s
-            # with half a second), and that jobs stay cancellable until shortly before they go.
-            max_in_flight = max(rate // 4, settings.send_concurrency)
-        else:
-            max_in_flight = batch * 20
         return cls(
             channel=channel,
             batch_size=batch,
             rate_limit=rate,
             window_ms=1000 + settings.rate_limit_margin_ms,
+            burst=settings.rate_limit_burst,
             concurrency=settings.send_concurrency,
             max_retries=settings.max_retries,
             retry_base_s=settings.retry_base_s,
             retry_max_s=settings.retry_max_s,
             lease_ms=int(settings.lease_s * 1000),
+            max_lease_expiries=settings.max_lease_expiries,
             lookahead_ms=settings.dispatch_lookahead_ms,
-            max_in_flight=max_in_flight,
-            adapt_to_latency=rate > 0 and settings.dispatch_max_in_flight is None,
+            fixed_room=settings.dispatch_max_in_flight,
+            provider_timeout_s=settings.provider_timeout_s,
         )

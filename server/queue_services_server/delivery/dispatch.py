@@ -13,7 +13,6 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from queue_services_server.clock import now_ms
 from queue_services_server.delivery.config import ChannelConfig
 from queue_services_server.store.connection import StoreUnavailableError
 from queue_services_server.store.delivery import DeliveryStore
@@ -22,6 +21,9 @@ logger = logging.getLogger("queue_services_server.dispatch")
 
 #: Longest sleep, in seconds, between two looks at the schedule.
 IDLE_S = 1.0
+
+#: Seconds between two claims while the room grows with a slow provider's first sends.
+ROOM_POLL_S = 0.05
 
 #: Seconds to wait after Redis was unavailable before trying again.
 UNAVAILABLE_PAUSE_S = 1.0
@@ -39,11 +41,13 @@ class Dispatcher:
         config: ChannelConfig,
         enqueue: Enqueue,
         provider_latency_s: Callable[[], float] = lambda: 0.0,
+        latency_rising: Callable[[], bool] = lambda: False,
     ) -> None:
         self._store = store
         self._config = config
         self._enqueue = enqueue
         self._provider_latency_s = provider_latency_s
+        self._latency_rising = latency_rising
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -72,15 +76,18 @@ class Dispatcher:
     async def step(self) -> float:
         """Claim one batch; returns how long to sleep before the next step (0: go on now)."""
         config = self._config
-        now = now_ms()
+        latency_s = self._provider_latency_s()
+        room = config.room_for(latency_s)
         claim = await self._store.claim(
             config.channel,
             batch_id=uuid.uuid4().hex[:16],
-            now_ms=now,
             lookahead_ms=config.lookahead_ms,
             batch_size=config.batch_size,
-            max_in_flight=config.room_for(self._provider_latency_s()),
+            max_in_flight=room,
             lease_ms=config.lease_ms,
+            tier_window_ms=config.tier_window_ms(latency_s),
+            max_lease_expiries=config.max_lease_expiries,
+            least=config.least_claim(room),
         )
         if claim.jobs:
             try:
@@ -100,8 +107,10 @@ class Dispatcher:
             return 0.0
         if claim.next_due_ms is None:
             return IDLE_S
-        until_due_s = (claim.next_due_ms - config.lookahead_ms - now) / 1000
+        until_due_s = (claim.next_due_ms - config.lookahead_ms - claim.now_ms) / 1000
         if until_due_s <= 0:
-            # Due work but no room in flight: a finishing batch will wake us.
-            return IDLE_S
+            # Due work but no room in flight: a finishing batch will wake us; but while the
+            # provider's first answers are still on their way (a slow provider), the room grows
+            # with their wait, and nothing finishes to say so.
+            return ROOM_POLL_S if self._latency_rising() else IDLE_S
         return max(min(until_due_s, IDLE_S), 0.001)

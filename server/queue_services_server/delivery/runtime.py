@@ -10,18 +10,20 @@ from collections.abc import Callable
 from queue_services_server.delivery.callbacks import CallbackSender
 from queue_services_server.delivery.config import ChannelConfig
 from queue_services_server.delivery.dispatch import Dispatcher, Enqueue
+from queue_services_server.delivery.pacer import ChannelPacer
 from queue_services_server.delivery.providers.base import Provider
 from queue_services_server.delivery.providers.factory import build_provider
-from queue_services_server.delivery.rate_limiter import Limit, RateLimiter
 from queue_services_server.delivery.retention import RetentionSweeper
 from queue_services_server.delivery.sender import BatchSender
 from queue_services_server.settings import Settings
-from queue_services_server.store.connection import connect
+from queue_services_server.store.connection import StoreUnavailableError, connect
 from queue_services_server.store.delivery import DeliveryStore
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.outbox import Outbox
+from queue_services_server.store.pacing import PacingStore
 from queue_services_server.store.records import CHANNELS
+from queue_services_server.store.tiers import TierStore
 
 logger = logging.getLogger("queue_services_server.worker")
 
@@ -49,6 +51,7 @@ class WorkerRuntime:
         self.providers: dict[str, Provider] = {}
         self.dispatchers: list[Dispatcher] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._batches: set[asyncio.Task[object]] = set()
         secret = settings.callback_secret or settings.webhook_secret
         self.callbacks = CallbackSender(
             self.redis,
@@ -67,31 +70,44 @@ class WorkerRuntime:
         )
         for channel in CHANNELS:
             config = ChannelConfig.from_settings(settings, channel)
-            workspace_limits = {
-                workspace: Limit(limits[channel], config.window_ms)
-                for workspace, limits in settings.workspace_rate_limits.items()
-                if channel in limits
-            }
-            limiter = RateLimiter(
-                self.redis,
-                self.keys,
-                channel,
-                Limit(config.rate_limit, config.window_ms),
-                workspace_limits,
-            )
+            pacer = ChannelPacer(PacingStore(self.redis, self.keys, channel), config)
             provider = make_provider(channel)
             self.providers[channel] = provider
-            sender = BatchSender(config, self.jobs, self.delivery, limiter, provider)
+
+            def account_of(workspace_id: str, channel: str = channel) -> str:
+                return settings.provider_account(channel, workspace_id)
+
+            sender = BatchSender(config, self.delivery, pacer, provider, account_of)
             self.senders[channel] = sender
             if dispatch:
                 self.dispatchers.append(
                     # The room follows what this process's sender measures of the provider.
-                    Dispatcher(self.delivery, config, enqueue, sender.provider_latency_s)
+                    Dispatcher(
+                        self.delivery,
+                        config,
+                        enqueue,
+                        sender.provider_latency_s,
+                        sender.latency_rising,
+                    )
                 )
 
+    def start_batch(self, channel: str, batch_id: str, job_ids: list[str]) -> None:
+        """Send a batch in the background, so that a worker thread is not held for its length
+        (a slow provider keeps many batches at it at once). `close` waits for it."""
+        task = asyncio.create_task(self.senders[channel].send_batch(batch_id, job_ids))
+        self._batches.add(task)
+        task.add_done_callback(self._batch_done)
+
+    def _batch_done(self, task: asyncio.Task[object]) -> None:
+        self._batches.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("a batch failed", exc_info=task.exception())
+
     def start(self) -> None:
-        """Start the dispatchers on the running loop."""
-        self._tasks = [asyncio.create_task(d.run()) for d in self.dispatchers]
+        """Start the dispatchers on the running loop, after writing the tiers the settings give
+        (WORKSPACE_RATE_LIMITS) where a workspace has none yet."""
+        self._tasks = [asyncio.create_task(self._seed_tiers())]
+        self._tasks += [asyncio.create_task(d.run()) for d in self.dispatchers]
         if self._dispatch:
             self._tasks.append(asyncio.create_task(self.callbacks.run()))
             if self.retention is not None:
@@ -114,9 +130,20 @@ class WorkerRuntime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
+    async def _seed_tiers(self) -> None:
+        if not self.settings.workspace_rate_limits:
+            return
+        try:
+            await TierStore(self.redis, self.keys).seed(self.settings.workspace_rate_limits)
+        except StoreUnavailableError as exc:
+            logger.warning("WORKSPACE_RATE_LIMITS not written (Redis is away): %s", exc)
+
     async def close(self) -> None:
-        """Stop dispatching and release providers and Redis."""
+        """Stop dispatching, let the batches being sent finish, and release providers and
+        Redis."""
         await self.stop_dispatching()
+        if self._batches:
+            await asyncio.gather(*self._batches, return_exceptions=True)
         for provider in self.providers.values():
             await provider.aclose()
         await self.callbacks.aclose()

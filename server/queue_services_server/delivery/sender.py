@@ -1,8 +1,10 @@
-"""The sender: what the sending actor does with one batch.
+"""The sender: what happens to one batch once the sending actor hands it over.
 
-It keeps the jobs that are still its own, renews their leases while it works, sends each at its
-due time through the rate limiter and the provider (a few at a time), and records every outcome
-in one Redis call at the end.
+It takes the running of the batch (a batch whose broker message came twice runs once) and the
+records of the jobs still its own, renews their leases from the start and drops those it has
+lost; asks the pacer for slots a group at a time and sends each job at its slot through the
+provider; and records outcomes as they come, a few at a time, so that a worker killed mid-batch
+leaves only the sends that were at the provider to go again.
 """
 
 from __future__ import annotations
@@ -10,44 +12,94 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
+import math
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import tenacity
 
-from queue_services_server.clock import now_ms
+from queue_services._retries import backoff_s
 from queue_services_server.delivery.config import ChannelConfig
+from queue_services_server.delivery.pacer import ChannelPacer
+from queue_services_server.delivery.providers._http import connections_for
 from queue_services_server.delivery.providers.base import (
     OutboundMessage,
     PermanentProviderError,
     Provider,
+    Release,
     RetryableProviderError,
 )
-from queue_services_server.delivery.rate_limiter import RateLimiter
 from queue_services_server.store.connection import StoreUnavailableError
 from queue_services_server.store.delivery import DeliveryStore, JobOutcome, Outcome
-from queue_services_server.store.jobs import JobStore
+from queue_services_server.store.pacing import LOST, NO_SLOT
 from queue_services_server.store.records import PROCESSING, JobRecord
 
 logger = logging.getLogger("queue_services_server.sender")
 
 ResultT = TypeVar("ResultT")
 
+#: Answers of the provider seen before its latency sizes the sends at it at once (until then,
+#: as many as the client's connections allow).
+LATENCY_SAMPLES_TO_SIZE = 5
+
 #: Weight of each new sample in the provider's mean latency.
 LATENCY_WEIGHT = 0.05
 
-#: Seconds a channel is held back after a provider's 429 that gave no Retry-After.
+#: Seconds an account is held back after a provider's 429 that gave no Retry-After.
 DEFAULT_RATE_HOLD_S = 1.0
+
+#: Seconds between two looks at whether a batch's sends have caught up with their slots.
+BEHIND_POLL_S = 0.005
+
+#: Outcomes are written when this many are waiting, or `RECORD_EVERY_S` after the first of them.
+RECORD_EVERY_SENDS = 5
+RECORD_EVERY_S = 0.05
+
+#: Names the account a workspace's messages go out through (`Settings.provider_account`).
+AccountOf = Callable[[str], str]
 
 
 def retry_delay_s(config: ChannelConfig, attempt: int, retry_after: float | None) -> float:
-    """Seconds before attempt `attempt + 1`: exponential from `retry_base_s`, doubling, capped at
-    `retry_max_s`, with jitter (half to all of it); never less than the provider's Retry-After."""
-    ceiling: float = min(config.retry_base_s * 2.0 ** (attempt - 1), config.retry_max_s)
-    delay = ceiling * random.uniform(0.5, 1.0)
+    """Seconds before attempt `attempt + 1`: the product's backoff from `retry_base_s`, capped at
+    `retry_max_s`; never less than the provider's Retry-After."""
+    delay = backoff_s(attempt, base_s=config.retry_base_s, max_s=config.retry_max_s)
     return max(delay, retry_after or 0.0)
+
+
+class _LeaseLostError(Exception):
+    """A job's lease was found gone when it asked for a new slot: it is not sent."""
+
+
+@dataclass
+class _Batch:
+    """One batch being sent: its jobs, what is known of them, and the outcomes to write."""
+
+    id: str
+    runner: str
+    workspace_id: str
+    size: int
+    records: dict[str, JobRecord]
+    started: float = field(default_factory=time.monotonic)
+    #: Jobs no longer the batch's (found by the pacer or a renewal): not sent from then on.
+    lost: set[str] = field(default_factory=set)
+    #: Jobs not finished yet, whose leases the renewals keep.
+    unfinished: set[str] = field(default_factory=set)
+    outcomes: list[JobOutcome] = field(default_factory=list)
+    #: Sends that waited for their slot, since the last write.
+    waits: int = 0
+    recorded: int = 0
+    counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
+    #: Sends given a slot and not released yet: job id -> the slot (monotonic seconds).
+    slotted: dict[str, float] = field(default_factory=dict)
+
+    def behind(self) -> bool:
+        """Whether some send's slot has passed without it being released: this process is
+        behind its slots (its CPU, or a slow provider's connections)."""
+        now = time.monotonic()
+        return any(at < now for at in self.slotted.values())
 
 
 class BatchSender:
@@ -56,75 +108,174 @@ class BatchSender:
     def __init__(
         self,
         config: ChannelConfig,
-        jobs: JobStore,
         delivery: DeliveryStore,
-        limiter: RateLimiter,
+        pacer: ChannelPacer,
         provider: Provider,
+        account_of: AccountOf = lambda workspace_id: "shared",
     ) -> None:
         self._config = config
-        self._jobs = jobs
         self._delivery = delivery
-        self._limiter = limiter
+        self._pacer = pacer
         self._provider = provider
-        #: Rate-limiter waits of each batch being sent, for its metrics.
-        self._waits: dict[str, int] = {}
+        self._account_of = account_of
+        #: Sends of this process at the provider now, and the condition their end signals.
+        self._at_provider = 0
+        self._provider_free = asyncio.Condition()
+        self._max_connections = connections_for(config.rate_limit)
+        #: When each send now at the provider was released to it (monotonic seconds).
+        self._at_provider_since: dict[object, float] = {}
         #: The provider's answer time for a sent message, seconds, averaged (failures are left
         #: out: a timing-out provider must not make us take more jobs).
         self.latency_s = 0.0
         self._latency_samples = 0
 
+    def provider_latency_s(self) -> float:
+        """The provider's answer time, seconds: its mean for messages it took, or, if longer,
+        how long the oldest send still at it has been waiting (so that the room follows a slow
+        provider from its first sends, before any has come back)."""
+        oldest = min(self._at_provider_since.values(), default=None)
+        waited = 0.0 if oldest is None else time.monotonic() - oldest
+        return max(self.latency_s, waited)
+
     async def send_batch(self, batch_id: str, job_ids: Sequence[str]) -> list[JobOutcome]:
         """Send the jobs of `batch_id` that are still its own; returns their outcomes."""
-        started = time.monotonic()
+        runner = f"{os.uname().nodename}-{os.getpid()}-{id(self)}-{batch_id}"
+        channel, lease_ms = self._config.channel, self._config.lease_ms
         try:
-            records = await self._while_leased(self._jobs.get_many, job_ids)
+            lease = await self._while_leased(
+                self._delivery.begin, channel, batch_id, runner, job_ids, lease_ms
+            )
         except StoreUnavailableError as exc:
             # The batch's leases run out while Redis is away: its jobs go back on the schedule
             # and another batch sends them. Nothing was sent, so nothing is lost.
             logger.warning("batch %s left to its lease: %s", batch_id, exc)
             return []
-        mine = [
-            record
-            for record in records
-            if record is not None and record.status == PROCESSING and record.batch_id == batch_id
-        ]
-        if not mine:
+        if not lease.held:
+            logger.info("batch %s is already being sent: this copy of it does nothing", batch_id)
             return []
-        semaphore = asyncio.Semaphore(self._config.concurrency_for(self.latency_s))
-
-        async def send_one(record: JobRecord) -> JobOutcome:
-            async with semaphore:
-                return await self._send_one(record, batch_id)
-
-        self._waits[batch_id] = 0
-        try:
-            async with self._leases([record.id for record in mine]):
-                outcomes = await asyncio.gather(*(send_one(record) for record in mine))
-            duration_ms = int((time.monotonic() - started) * 1000)
-            await self._finish(batch_id, outcomes, duration_ms, self._waits[batch_id])
-        finally:
-            del self._waits[batch_id]
-        counts = {outcome: sum(1 for o in outcomes if o.outcome is outcome) for outcome in Outcome}
-        fields = {
-            "channel": self._config.channel,
-            "workspace": mine[0].workspace_id,
-            "size": len(mine),
-            "sent": counts[Outcome.SENT],
-            "retry": counts[Outcome.RETRY],
-            "failed": counts[Outcome.FAILED],
-            "duration_ms": int((time.monotonic() - started) * 1000),
-        }
-        # The text line carries every field; JSON logs get them as keys of their own.
-        logger.info(
-            "batch " + " ".join(f"{name}={value}" for name, value in fields.items()), extra=fields
+        records = [r for r in lease.records if r.status == PROCESSING and r.batch_id == batch_id]
+        if not records:
+            return []
+        batch = _Batch(
+            batch_id,
+            runner,
+            records[0].workspace_id,
+            len(job_ids),
+            {record.id: record for record in records},
         )
-        return outcomes
+        batch.unfinished = set(batch.records)
+        async with self._renewals(batch), self._recorder(batch) as record:
+            await self._pace_and_send(batch, record)
+        self._log(batch)
+        return batch.outcomes
 
-    async def _send_one(self, record: JobRecord, batch_id: str) -> JobOutcome:
-        # Jobs are taken up to the dispatch lookahead early; they go at their due time.
-        wait_s = (record.scheduled_for - now_ms()) / 1000
-        if wait_s > 0:
-            await asyncio.sleep(wait_s)
+    # ---- pacing and sending ------------------------------------------------------------------
+
+    async def _pace_and_send(self, batch: _Batch, record: Callable[[JobOutcome], None]) -> None:
+        account = self._account_of(batch.workspace_id)
+        pending = list(batch.records.values())
+        sends: list[asyncio.Task[None]] = []
+        limit = asyncio.Semaphore(
+            self._config.concurrency if self._config.rate_limit <= 0 else len(pending)
+        )
+        while pending:
+            pending = [job for job in pending if job.id not in batch.lost]
+            if not pending:
+                break
+            try:
+                given = await self._while_leased(
+                    self._pacer.slots,
+                    batch.id,
+                    batch.workspace_id,
+                    account,
+                    [(job.id, job.scheduled_for) for job in pending],
+                )
+            except StoreUnavailableError as exc:
+                # Away for a whole lease: the jobs not sent are another batch's by now.
+                logger.warning(
+                    "batch %s: %d jobs left to their lease: %s", batch.id, len(pending), exc
+                )
+                break
+            arrived = time.monotonic()
+            waiting = []
+            for job, slot in zip(pending, given.slots, strict=True):
+                if slot == LOST:
+                    batch.lost.add(job.id)
+                    batch.unfinished.discard(job.id)
+                elif slot == NO_SLOT:
+                    waiting.append(job)
+                else:
+                    wait_s = max(slot - given.now_ms, 0) / 1000
+                    batch.waits += wait_s > 0.001
+                    at = arrived + wait_s
+                    batch.slotted[job.id] = at
+                    sends.append(
+                        asyncio.create_task(self._send_at(batch, job, account, at, limit, record))
+                    )
+            pending = waiting
+            if pending:
+                await asyncio.sleep(max(given.wait_ms, 1) / 1000)
+                # No more slots while the ones given are not kept: slots taken faster than this
+                # process can send would leave its sends ever later than their slots.
+                while batch.behind():  # noqa: ASYNC110 (a poll: the slots pass by themselves)
+                    await asyncio.sleep(BEHIND_POLL_S)
+        for failure in await asyncio.gather(*sends, return_exceptions=True):
+            if isinstance(failure, BaseException):
+                logger.error("batch %s: a send failed", batch.id, exc_info=failure)
+
+    async def _send_at(
+        self,
+        batch: _Batch,
+        job: JobRecord,
+        account: str,
+        at: float,
+        limit: asyncio.Semaphore,
+        record: Callable[[JobOutcome], None],
+    ) -> None:
+        # Started a lead before the slot, so that the connection is ready when the slot comes.
+        try:
+            await self._send_paced(batch, job, account, at, limit, record)
+        finally:
+            batch.slotted.pop(job.id, None)
+
+    async def _send_paced(
+        self,
+        batch: _Batch,
+        job: JobRecord,
+        account: str,
+        at: float,
+        limit: asyncio.Semaphore,
+        record: Callable[[JobOutcome], None],
+    ) -> None:
+        await asyncio.sleep(max(at - self._pacer.lead_s() - time.monotonic(), 0))
+        if job.id in batch.lost:
+            return  # a renewal found its lease gone: another batch has it now
+
+        async def reslot() -> float:
+            while True:
+                given = await self._pacer.slots(
+                    batch.id, batch.workspace_id, account, [(job.id, job.scheduled_for)]
+                )
+                arrived = time.monotonic()
+                [slot] = given.slots
+                if slot == LOST:
+                    raise _LeaseLostError(job.id)
+                if slot != NO_SLOT:
+                    return arrived + max(slot - given.now_ms, 0) / 1000
+                await asyncio.sleep(max(given.wait_ms, 1) / 1000)
+
+        async with limit, self._provider_room():
+            try:
+                outcome = await self._send_one(batch, job, self._pacer.release(at, reslot))
+            except _LeaseLostError:
+                batch.lost.add(job.id)
+                batch.unfinished.discard(job.id)
+                return
+            except StoreUnavailableError as exc:  # no new slot: nothing was sent, try later
+                outcome = self._retry_or_fail(job, job.attempts + 1, str(exc), None, False)
+        record(outcome)
+
+    async def _send_one(self, batch: _Batch, record: JobRecord, release: Release) -> JobOutcome:
         attempt = record.attempts + 1
         message = OutboundMessage(
             job_id=record.id,
@@ -135,30 +286,67 @@ class BatchSender:
             metadata=record.metadata,
             attempt=attempt,
         )
+        released: list[float] = []
+
+        async def release_then_time() -> None:
+            batch.slotted.pop(record.id, None)
+            await release()
+            released.append(time.monotonic())
+            self._at_provider_since[token] = released[0]
+
+        token = object()
         try:
-            async with self._limiter.slot(record.workspace_id) as waited:
-                self._waits[batch_id] += waited
-                called = time.monotonic()
-                provider_id = await self._provider.send(message)
-                self._observe_latency(time.monotonic() - called)
+            provider_id = await self._provider.send(message, release=release_then_time)
+            if released:
+                self._observe_latency(time.monotonic() - released[0])
         except RetryableProviderError as exc:
             if exc.rate_limited:
-                await self._hold_channel(exc.retry_after)
+                hold_s = exc.retry_after if exc.retry_after is not None else DEFAULT_RATE_HOLD_S
+                await self._pacer.hold(
+                    record.workspace_id, self._account_of(record.workspace_id), hold_s
+                )
             return self._retry_or_fail(
                 record, attempt, exc.message, exc.retry_after, exc.rate_limited
             )
         except PermanentProviderError as exc:
             return JobOutcome(record.id, Outcome.FAILED, exc.message)
-        except StoreUnavailableError as exc:  # the limiter could not be reached: try later
-            return self._retry_or_fail(record, attempt, str(exc), None, False)
+        except (_LeaseLostError, StoreUnavailableError):
+            raise
         except Exception as exc:  # a provider bug must not lose the job: retry it
             logger.exception("provider %s failed on job %s", self._provider.name, record.id)
             return self._retry_or_fail(record, attempt, f"unexpected error: {exc!r}", None, False)
+        finally:
+            self._at_provider_since.pop(token, None)
         return JobOutcome(record.id, Outcome.SENT, provider_id)
 
-    def provider_latency_s(self) -> float:
-        """The provider's mean answer time for messages it took, seconds (0 before any)."""
-        return self.latency_s
+    def latency_rising(self) -> bool:
+        """Whether the provider's latency, as the room follows it, may still be rising: no answer
+        has come back yet, or a send still at the provider has waited longer than the mean."""
+        return self._latency_samples == 0 or self.provider_latency_s() > self.latency_s
+
+    def room_at_provider(self) -> int:
+        """Sends this process keeps at the provider at once, by Little's law: the rate times the
+        provider's latency, with a fifth more and a few, within its client's connections. A
+        provider slower than the slots, or this process's CPU, then makes sends wait here, in
+        slot order, rather than in the HTTP client's pool, whose work per request grows with
+        every connection it holds (measured: twice the throughput with 55 rather than 105)."""
+        rate = self._config.rate_limit
+        if rate <= 0 or self._latency_samples < LATENCY_SAMPLES_TO_SIZE:
+            return self._max_connections
+        wanted = math.ceil(rate * self.latency_s * 1.2) + 5
+        return min(wanted, self._max_connections)
+
+    @contextlib.asynccontextmanager
+    async def _provider_room(self) -> AsyncIterator[None]:
+        async with self._provider_free:
+            await self._provider_free.wait_for(lambda: self._at_provider < self.room_at_provider())
+            self._at_provider += 1
+        try:
+            yield
+        finally:
+            async with self._provider_free:
+                self._at_provider -= 1
+                self._provider_free.notify()
 
     def _observe_latency(self, seconds: float) -> None:
         # An exponentially weighted mean, the first samples weighing more so it settles fast.
@@ -186,27 +374,38 @@ class BatchSender:
             record.id,
             Outcome.RETRY,
             error,
-            retry_at_ms=now_ms() + int(delay_s * 1000),
+            retry_in_ms=int(delay_s * 1000),
             rate_limited=rate_limited,
         )
 
-    async def _hold_channel(self, retry_after: float | None) -> None:
-        hold_ms = int((retry_after if retry_after is not None else DEFAULT_RATE_HOLD_S) * 1000)
-        with contextlib.suppress(StoreUnavailableError):
-            await self._delivery.hold(self._config.channel, now_ms() + hold_ms, hold_ms)
+    # ---- leases and records ------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def _leases(self, job_ids: list[str]) -> AsyncIterator[None]:
-        """Renew the batch's leases every third of a lease while it is being sent."""
+    async def _renewals(self, batch: _Batch) -> AsyncIterator[None]:
+        """Renew the leases of the batch's unfinished jobs every third of a lease; jobs found no
+        longer the batch's are not sent."""
         interval_s = self._config.lease_ms / 3000
 
         async def renew() -> None:
             while True:
                 await asyncio.sleep(interval_s)
-                with contextlib.suppress(StoreUnavailableError):
-                    await self._delivery.renew(
-                        self._config.channel, job_ids, now_ms() + self._config.lease_ms
+                if not batch.unfinished:
+                    continue
+                try:
+                    lease = await self._delivery.renew(
+                        self._config.channel,
+                        batch.id,
+                        batch.runner,
+                        sorted(batch.unfinished),
+                        self._config.lease_ms,
                     )
+                except StoreUnavailableError:
+                    continue
+                lost = set(batch.unfinished) if not lease.held else set(lease.lost)
+                if lost:
+                    logger.warning("batch %s: %d jobs no longer its own", batch.id, len(lost))
+                batch.lost |= lost
+                batch.unfinished -= lost
 
         task = asyncio.create_task(renew())
         try:
@@ -215,6 +414,76 @@ class BatchSender:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    @contextlib.asynccontextmanager
+    async def _recorder(self, batch: _Batch) -> AsyncIterator[Callable[[JobOutcome], None]]:
+        """Outcomes are written as they come, `RECORD_EVERY_SENDS` at a time or
+        `RECORD_EVERY_S` after the first waits; the batch's last write counts the batch."""
+        waiting: list[JobOutcome] = []
+        ready = asyncio.Event()
+
+        def add(outcome: JobOutcome) -> None:
+            waiting.append(outcome)
+            batch.outcomes.append(outcome)
+            batch.counts[outcome.outcome] += 1
+            ready.set()
+
+        async def write(last: bool) -> None:
+            group = waiting[:]
+            del waiting[: len(group)]
+            waits, batch.waits = batch.waits, 0
+            duration_ms = int((time.monotonic() - batch.started) * 1000)
+            # The messages are out: recording must not give up on a short Redis outage, or the
+            # lease would expire and they would be sent again.
+            await self._while_leased(
+                self._delivery.finish,
+                self._config.channel,
+                batch.id,
+                group,
+                last=last,
+                batch_size=batch.size,
+                duration_ms=duration_ms,
+                limiter_waits=waits,
+            )
+            batch.unfinished -= {outcome.job_id for outcome in group}
+            batch.recorded += len(group)
+
+        closing = asyncio.Event()
+
+        async def gathered() -> None:
+            """Until `RECORD_EVERY_SENDS` outcomes wait, or `RECORD_EVERY_S` has passed."""
+            deadline = asyncio.get_running_loop().time() + RECORD_EVERY_S
+            while len(waiting) < RECORD_EVERY_SENDS and not closing.is_set():
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    return
+                ready.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ready.wait(), left)
+
+        async def run() -> None:
+            # Ended by `closing`, not by cancelling it: a write under way is let finish.
+            while not closing.is_set():
+                await ready.wait()
+                await gathered()
+                ready.clear()
+                if waiting and not closing.is_set():
+                    try:
+                        await write(last=False)
+                    except StoreUnavailableError as exc:
+                        logger.warning("batch %s: outcomes not written yet: %s", batch.id, exc)
+
+        task = asyncio.create_task(run())
+        try:
+            yield add
+        finally:
+            closing.set()
+            ready.set()
+            await task
+            try:
+                await write(last=True)
+            except StoreUnavailableError as exc:
+                logger.warning("batch %s left to its lease: %s", batch.id, exc)
 
     async def _while_leased(
         self, call: Callable[..., Awaitable[ResultT]], *args: Any, **kwargs: Any
@@ -230,17 +499,20 @@ class BatchSender:
         result: ResultT = await retrying(call, *args, **kwargs)
         return result
 
-    async def _finish(
-        self, batch_id: str, outcomes: Sequence[JobOutcome], duration_ms: int, waits: int
-    ) -> None:
-        # The messages are out: recording must not give up on a short Redis outage, or the
-        # lease would expire and the batch be sent again.
-        await self._while_leased(
-            self._delivery.finish,
-            self._config.channel,
-            batch_id,
-            outcomes,
-            now_ms(),
-            duration_ms=duration_ms,
-            limiter_waits=waits,
+    def _log(self, batch: _Batch) -> None:
+        fields = {
+            "channel": self._config.channel,
+            "workspace": batch.workspace_id,
+            "size": len(batch.records),
+            "sent": batch.counts[Outcome.SENT],
+            "retry": batch.counts[Outcome.RETRY],
+            "failed": batch.counts[Outcome.FAILED],
+            "lost": len(batch.lost),
+            "late": self._pacer.late_sends,
+            "lead_ms": int(self._pacer.lead_s() * 1000),
+            "duration_ms": int((time.monotonic() - batch.started) * 1000),
+        }
+        # The text line carries every field; JSON logs get them as keys of their own.
+        logger.info(
+            "batch " + " ".join(f"{name}={value}" for name, value in fields.items()), extra=fields
         )

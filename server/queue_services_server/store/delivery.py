@@ -1,8 +1,9 @@
 """DeliveryStore: taking due jobs in fair batches, leases, and recording what was sent.
 
-The two halves of delivery meet here: the dispatcher claims batches (claim.lua), the sending
-actor renews its leases and records outcomes (finish.lua). Both are single atomic scripts, so
-any number of worker processes on any number of hosts can share one Redis.
+The two halves of delivery meet here: the dispatcher claims batches (claim.lua), the sender
+takes its batch and renews the leases (leases.lua) and records outcomes as it goes (finish.lua).
+Each is one atomic script on Redis's clock, so any number of worker processes on any number of
+hosts can share one Redis.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import orjson
 import redis.asyncio as aioredis
 
+from queue_services_server.clock import now_ms
 from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.lua import load_script
@@ -36,6 +38,23 @@ class Claim:
     jobs: list[JobRecord]
     #: The earliest due time still on the schedule (ms), or None if it is empty.
     next_due_ms: int | None
+    #: Redis's clock when the claim was made (ms): what `next_due_ms` is to be compared with.
+    now_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A sender's hold on its batch, as `begin` or `renew` found it."""
+
+    #: False if the sender does not hold the batch: another sender runs it (a message delivered
+    #: twice), or its lease ran out.
+    held: bool
+    #: Redis's clock (ms).
+    now_ms: int = 0
+    #: Jobs of the batch that are no longer its own (their lease expired).
+    lost: frozenset[str] = frozenset()
+    #: With `begin`: the records of the jobs still the batch's.
+    records: tuple[JobRecord, ...] = ()
 
 
 class Outcome(enum.Enum):
@@ -54,14 +73,14 @@ class JobOutcome:
         job_id: the job.
         outcome: sent, to retry, or failed for good.
         detail: the provider's message id when sent, else the error.
-        retry_at_ms: when to try again (for RETRY).
+        retry_in_ms: how long from now to try again (for RETRY; Redis's clock decides when).
         rate_limited: the provider said "rate limited" (counted for the workspace).
     """
 
     job_id: str
     outcome: Outcome
     detail: str
-    retry_at_ms: int = 0
+    retry_in_ms: int = 0
     rate_limited: bool = False
 
 
@@ -73,61 +92,104 @@ class DeliveryStore:
         self._keys = keys
         self._claim = load_script(redis, "claim.lua")
         self._finish = load_script(redis, "finish.lua")
+        self._leases = load_script(redis, "leases.lua")
 
     async def claim(
         self,
         channel: str,
         *,
         batch_id: str,
-        now_ms: int,
         lookahead_ms: int,
         batch_size: int,
         max_in_flight: int,
         lease_ms: int,
+        tier_window_ms: int,
+        max_lease_expiries: int,
+        least: int = 1,
     ) -> Claim:
-        """Take the next batch of due jobs of `channel`, from one workspace, fairly."""
+        """Take the next batch of due jobs of `channel`, from one workspace, fairly (see
+        claim.lua for what each argument bounds)."""
         keys = [
             self._keys.schedule(channel),
             self._keys.ready(channel),
             self._keys.inflight(channel),
+            self._keys.owners(channel),
+            self._keys.workspace_inflight(channel),
+            self._keys.tiers(channel),
         ]
         args: list[str | int] = [
             self._keys.prefix,
             channel,
-            now_ms,
             lookahead_ms,
             batch_size,
             max_in_flight,
             lease_ms,
             batch_id,
             PROMOTE_LIMIT,
+            tier_window_ms,
+            max_lease_expiries,
+            least,
         ]
         with translate_redis_errors():
             reply = await self._claim(keys=keys, args=args)
-        taken, next_due = int(reply[0]), int(reply[1])
-        workspace = reply[2].decode() if taken else None
-        jobs = [JobRecord.from_json(raw) for raw in reply[3 : 3 + taken]]
-        return Claim(batch_id, workspace, jobs, None if next_due < 0 else next_due)
+        taken, next_due, now = int(reply[0]), int(reply[1]), int(reply[2])
+        workspace = reply[3].decode() if taken else None
+        jobs = [JobRecord.from_json(raw) for raw in reply[4 : 4 + taken]]
+        return Claim(batch_id, workspace, jobs, None if next_due < 0 else next_due, now)
 
-    async def renew(self, channel: str, job_ids: Sequence[str], until_ms: int) -> None:
-        """Extend the leases of jobs still being sent (XX: a finished job is not put back)."""
+    async def begin(
+        self, channel: str, batch_id: str, runner: str, job_ids: Sequence[str], lease_ms: int
+    ) -> Lease:
+        """Take the running of a batch (a second runner of the same batch gets `held` False) and
+        renew its jobs' leases; gives the records of the jobs still the batch's, and says which
+        are not."""
+        return await self._lease("begin", channel, batch_id, runner, job_ids, lease_ms)
+
+    async def renew(
+        self, channel: str, batch_id: str, runner: str, job_ids: Sequence[str], lease_ms: int
+    ) -> Lease:
+        """Renew the leases of jobs still being sent; says which are no longer the batch's."""
+        return await self._lease("renew", channel, batch_id, runner, job_ids, lease_ms)
+
+    async def _lease(
+        self,
+        mode: str,
+        channel: str,
+        batch_id: str,
+        runner: str,
+        job_ids: Sequence[str],
+        lease_ms: int,
+    ) -> Lease:
+        keys = [
+            self._keys.owners(channel),
+            self._keys.inflight(channel),
+            self._keys.batch_run(batch_id),
+        ]
         with translate_redis_errors():
-            await self._redis.zadd(
-                self._keys.inflight(channel), dict.fromkeys(job_ids, until_ms), xx=True
+            reply = await self._leases(
+                keys=keys, args=[mode, batch_id, runner, lease_ms, self._keys.prefix, *job_ids]
             )
+        if not int(reply[0]):
+            return Lease(held=False)
+        lost_count = int(reply[2])
+        lost = frozenset(item.decode() for item in reply[3 : 3 + lost_count])
+        records = tuple(JobRecord.from_json(raw) for raw in reply[3 + lost_count :] if raw)
+        return Lease(True, int(reply[1]), lost, records)
 
     async def finish(
         self,
         channel: str,
         batch_id: str,
         outcomes: Sequence[JobOutcome],
-        now_ms: int,
         *,
+        last: bool,
+        batch_size: int,
         duration_ms: int = 0,
         limiter_waits: int = 0,
     ) -> int:
-        """Record the outcomes of a batch, and the metrics they make, in one call; returns how
-        many jobs were updated."""
+        """Record the outcomes of some jobs of a batch, and the metrics they make, in one call
+        (`last`: the batch's last call, which counts the batch itself); returns how many jobs
+        were updated."""
         keys = [
             self._keys.schedule(channel),
             self._keys.inflight(channel),
@@ -135,25 +197,28 @@ class DeliveryStore:
             self._keys.metrics(channel),
             self._keys.workspace_metrics(channel),
             self._keys.rate_limit_counts(channel),
-            self._keys.series(channel, series_bucket(now_ms)),
+            self._keys.series(channel, series_bucket(now_ms())),
+            self._keys.owners(channel),
+            self._keys.workspace_inflight(channel),
         ]
         args: list[str | int] = [
             self._keys.prefix,
             channel,
-            now_ms,
+            "1" if last else "0",
             batch_id,
             RATE_EVENTS_KEPT,
             duration_ms,
             duration_field(duration_ms / 1000),
             limiter_waits,
             SERIES_KEPT_S,
+            batch_size,
         ]
         for item in outcomes:
             args += [
                 item.job_id,
                 item.outcome.value,
                 item.detail,
-                item.retry_at_ms,
+                item.retry_in_ms,
                 "1" if item.rate_limited else "0",
             ]
         with translate_redis_errors():
@@ -174,11 +239,6 @@ class DeliveryStore:
                 pipe.lpush(key, "1")
                 pipe.ltrim(key, 0, 0)
                 await pipe.execute()
-
-    async def hold(self, channel: str, until_ms: int, ttl_ms: int) -> None:
-        """Hold a channel back until `until_ms` (after a provider's 429 with Retry-After)."""
-        with translate_redis_errors():
-            await self._redis.set(self._keys.rate_hold(channel), until_ms, px=max(ttl_ms, 1))
 
     async def rate_events(self, workspace_id: str, channel: str) -> list[dict[str, object]]:
         """A workspace's recent provider rate-limit hits on a channel, newest first."""

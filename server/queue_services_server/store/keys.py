@@ -36,10 +36,6 @@ key                                type    what it holds (who writes it)
                                            renewed by the sending actor)
 ``{p}:wake:{ch}``                  list    at most one token: pushed when a job becomes due soon or
                                            a batch finishes, so a sleeping dispatcher wakes at once
-``{p}:rate:{ch}``                  zset    sliding-window log of sends on a channel: member =
-                                           unique token, score = send time in ms, Redis's clock
-                                           (rate_limit.lua)
-``{p}:rate:{ch}:{ws}``             zset    the same for one workspace with a tier limit
 ``{p}:rate-hold:{ch}:{account}``   string  ms time until which one provider account of a channel
                                            (``shared``, or a workspace with its own) sends
                                            nothing, after the provider's 429 (expires by itself)
@@ -48,9 +44,6 @@ key                                type    what it holds (who writes it)
                                            clock), moved to when the request started if later
 ``{p}:pace:{ch}:{ws}``             zset    the same for one workspace's tier
 ``{p}:pace-next:{ch}[:{ws}]``      string  the next free slot (ms) of the channel, or of the tier
-``{p}:pace-late:{ch}``             zset    sends past their slot that have not reached the
-                                           provider yet: member = token, score = when to forget
-                                           it (ms); each counts as a send in every window
 ``{p}:tiers:{ch}``                 hash    workspace -> its own limit on the channel, sends per
                                            second (``PUT /api/workspaces/{ws}/limits``)
 ``{p}:owner:{ch}``                 hash    job id -> the batch holding it, while in flight
@@ -154,12 +147,6 @@ class KeySpace:
         """The dispatchers' wake-up token."""
         return f"{self.prefix}:wake:{channel}"
 
-    def rate(self, channel: str, workspace_id: str | None = None) -> str:
-        """The sliding-window log of a channel, or of one workspace on it."""
-        if workspace_id is None:
-            return f"{self.prefix}:rate:{channel}"
-        return f"{self.prefix}:rate:{channel}:{workspace_id}"
-
     def rate_hold(self, channel: str, account: str = "shared") -> str:
         """Until when the sends of one provider account on a channel are held back after the
         provider answered 429 (`Settings.provider_account` names the account)."""
@@ -176,10 +163,6 @@ class KeySpace:
         if workspace_id is None:
             return f"{self.prefix}:pace-next:{channel}"
         return f"{self.prefix}:pace-next:{channel}:{workspace_id}"
-
-    def pace_late(self, channel: str) -> str:
-        """Sends of a channel past their slot that have not reached the provider yet."""
-        return f"{self.prefix}:pace-late:{channel}"
 
     def tiers(self, channel: str) -> str:
         """Each workspace's own limit on a channel (sends per second), where it has one."""

@@ -11,8 +11,14 @@ The sending actor decides from the class alone; providers never retry by themsel
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+#: Awaited by a provider right before the message itself goes out (for HTTP: after the connection
+#: is made and the headers are written, before the body): it returns at the send's slot, so that
+#: the provider receives the message then, however long the connection took.
+Release = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,10 @@ class Provider(Protocol):
     #: A short name for logs and settings (``"webhook"``, ``"twilio"``, ``"smtp"``, ``"outbox"``).
     name: str
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: OutboundMessage, *, release: Release | None = None) -> str:
         """Send `message`; return the provider's id for it (or the job id if it has none).
+        Await `release` right before the message goes out (first thing, if the provider sends
+        in one step); an exception it raises ends the send with nothing sent.
 
         Raises:
             RetryableProviderError: the send may work later.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from queue_services_server.delivery.providers._http import connections_for
 from queue_services_server.delivery.providers.base import Provider
 from queue_services_server.delivery.providers.null import NullProvider
 from queue_services_server.delivery.providers.outbox import OutboxProvider
@@ -47,6 +48,7 @@ def build_provider(channel: str, settings: Settings, outbox: Outbox) -> Provider
     "sends")."""
     check_provider_settings(settings)
     name = settings.sms_provider if channel == "sms" else settings.email_provider
+    rate = settings.sms_rate_limit if channel == "sms" else settings.email_rate_limit
     if name == "outbox":
         return OutboxProvider(outbox)
     if name == "null":
@@ -54,7 +56,12 @@ def build_provider(channel: str, settings: Settings, outbox: Outbox) -> Provider
     if name == "webhook":
         url = settings.sms_api_url if channel == "sms" else settings.email_api_url
         secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-        return WebhookProvider(url or "", secret=secret, timeout_s=settings.provider_timeout_s)
+        return WebhookProvider(
+            url or "",
+            secret=secret,
+            timeout_s=settings.provider_timeout_s,
+            max_connections=connections_for(rate),
+        )
     if name == "twilio":
         from queue_services_server.delivery.providers.twilio import TwilioAccount, TwilioProvider
 
@@ -73,7 +80,12 @@ def build_provider(channel: str, settings: Settings, outbox: Outbox) -> Provider
                 auth_token=settings.twilio_auth_token.get_secret_value(),
                 from_number=settings.twilio_from,
             )
-        return TwilioProvider(accounts, default, timeout_s=settings.provider_timeout_s)
+        return TwilioProvider(
+            accounts,
+            default,
+            timeout_s=settings.provider_timeout_s,
+            max_connections=connections_for(rate),
+        )
     from queue_services_server.delivery.providers.smtp import SmtpConfig, SmtpProvider
 
     return SmtpProvider(

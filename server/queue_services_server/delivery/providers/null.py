@@ -6,7 +6,7 @@ is handled, with the job id as the provider's message id. Never for real traffic
 
 from __future__ import annotations
 
-from queue_services_server.delivery.providers.base import OutboundMessage
+from queue_services_server.delivery.providers.base import OutboundMessage, Release
 
 
 class NullProvider:
@@ -14,8 +14,10 @@ class NullProvider:
 
     name = "null"
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: OutboundMessage, *, release: Release | None = None) -> str:
         """Report the message sent; its provider id is the job id."""
+        if release is not None:
+            await release()
         return message.job_id
 
     async def aclose(self) -> None:

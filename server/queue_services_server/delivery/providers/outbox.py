@@ -7,7 +7,11 @@ The last messages of each channel are kept (`store/outbox.py`) for the board and
 from __future__ import annotations
 
 from queue_services_server.clock import now_ms
-from queue_services_server.delivery.providers.base import OutboundMessage, RetryableProviderError
+from queue_services_server.delivery.providers.base import (
+    OutboundMessage,
+    Release,
+    RetryableProviderError,
+)
 from queue_services_server.store.connection import StoreUnavailableError
 from queue_services_server.store.outbox import Outbox
 
@@ -20,8 +24,10 @@ class OutboxProvider:
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: OutboundMessage, *, release: Release | None = None) -> str:
         """Keep the message; its id in the outbox is the job id."""
+        if release is not None:
+            await release()
         entry = {
             "jobId": message.job_id,
             "channel": message.channel,

@@ -17,6 +17,7 @@ import aiosmtplib
 from queue_services_server.delivery.providers.base import (
     OutboundMessage,
     PermanentProviderError,
+    Release,
     RetryableProviderError,
     is_rate_limit_text,
 )
@@ -66,13 +67,16 @@ class SmtpProvider:
         self._config = config
         self._from_by_workspace = dict(from_by_workspace or {})
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: OutboundMessage, *, release: Release | None = None) -> str:
         """Send the email; returns its Message-ID."""
         if message.channel != "email":
             raise PermanentProviderError("the smtp provider sends email only")
         config = self._config
         sender = self._from_by_workspace.get(message.workspace_id, config.from_address)
         mime = build_email(message, sender)
+        if release is not None:
+            # One session per message: the connection is made after the slot, as it comes.
+            await release()
         try:
             await aiosmtplib.send(
                 mime,

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import httpx
 import orjson
 
 from queue_services._retries import parse_retry_after
-from queue_services_server.delivery.providers._http import provider_timeout, read_capped
+from queue_services_server.delivery.providers._http import (
+    MIN_CONNECTIONS,
+    ProviderClient,
+    paced_body,
+    read_capped,
+)
 from queue_services_server.delivery.providers.base import (
     OutboundMessage,
     PermanentProviderError,
+    Release,
     RetryableProviderError,
 )
 
@@ -47,15 +54,13 @@ class TwilioProvider:
         *,
         base_url: str = "https://api.twilio.com",
         timeout_s: float = 10.0,
+        max_connections: int = MIN_CONNECTIONS,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         self._accounts = dict(accounts)
         self._default = default
         self._base_url = base_url.rstrip("/")
-        self._client = http_client or httpx.AsyncClient(
-            timeout=provider_timeout(timeout_s), follow_redirects=False
-        )
-        self._owns_client = http_client is None
+        self._client = ProviderClient(timeout_s, max_connections, http_client=http_client)
 
     def _account(self, workspace_id: str) -> TwilioAccount:
         account = self._accounts.get(workspace_id, self._default)
@@ -65,7 +70,7 @@ class TwilioProvider:
             )
         return account
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: OutboundMessage, *, release: Release | None = None) -> str:
         """Create the message at Twilio; returns its SID."""
         if message.channel != "sms":
             raise PermanentProviderError("the twilio provider sends SMS only")
@@ -76,13 +81,19 @@ class TwilioProvider:
         else:
             form["From"] = account.from_number or ""
         url = f"{self._base_url}/2010-04-01/Accounts/{account.account_sid}/Messages.json"
+        content, length = paced_body(urlencode(form).encode(), release)
+        headers = {
+            "I-Twilio-Idempotency-Token": message.job_id,
+            "Content-Type": "application/x-www-form-urlencoded",
+            **length,
+        }
         try:
             async with self._client.stream(
                 "POST",
                 url,
-                data=form,
+                content=content,
                 auth=(account.account_sid, account.auth_token),
-                headers={"I-Twilio-Idempotency-Token": message.job_id},
+                headers=headers,
             ) as answer:
                 text = await read_capped(answer)
         except httpx.TimeoutException as exc:
@@ -105,8 +116,7 @@ class TwilioProvider:
 
     async def aclose(self) -> None:
         """Close the HTTP client (if it is ours)."""
-        if self._owns_client:
-            await self._client.aclose()
+        await self._client.aclose()
 
 
 def _json(text: str) -> dict[str, object]:

@@ -18,10 +18,16 @@ import orjson
 
 from queue_services._retries import parse_retry_after
 from queue_services_server.clock import now_s
-from queue_services_server.delivery.providers._http import provider_timeout, read_capped
+from queue_services_server.delivery.providers._http import (
+    MIN_CONNECTIONS,
+    ProviderClient,
+    paced_body,
+    read_capped,
+)
 from queue_services_server.delivery.providers.base import (
     OutboundMessage,
     PermanentProviderError,
+    Release,
     RetryableProviderError,
     is_rate_limit_text,
 )
@@ -58,16 +64,14 @@ class WebhookProvider:
         *,
         secret: str | None = None,
         timeout_s: float = 10.0,
+        max_connections: int = MIN_CONNECTIONS,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._secret = secret.encode() if secret else None
-        self._client = http_client or httpx.AsyncClient(
-            timeout=provider_timeout(timeout_s), follow_redirects=False
-        )
-        self._owns_client = http_client is None
+        self._client = ProviderClient(timeout_s, max_connections, http_client=http_client)
 
-    async def send(self, message: OutboundMessage) -> str:
+    async def send(self, message: OutboundMessage, *, release: Release | None = None) -> str:
         """POST the message; see the module docstring for the contract."""
         body = orjson.dumps(crm_body(message))
         headers = {
@@ -80,7 +84,10 @@ class WebhookProvider:
             headers[SIGNATURE_HEADER] = signature(self._secret, body, now_s())
         url = self._base_url + PATHS[message.channel]
         try:
-            async with self._client.stream("POST", url, content=body, headers=headers) as answer:
+            content, length = paced_body(body, release)
+            async with self._client.stream(
+                "POST", url, content=content, headers={**headers, **length}
+            ) as answer:
                 text = await read_capped(answer)
         except httpx.TimeoutException as exc:
             raise RetryableProviderError(f"webhook timed out: {url}") from exc
@@ -103,8 +110,7 @@ class WebhookProvider:
 
     async def aclose(self) -> None:
         """Close the HTTP client (if it is ours)."""
-        if self._owns_client:
-            await self._client.aclose()
+        await self._client.aclose()
 
 
 def _message_id(text: str) -> str | None:

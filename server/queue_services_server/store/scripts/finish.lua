@@ -1,35 +1,43 @@
--- finish.lua: record what happened to the jobs of a sent batch, in one call.
+-- finish.lua: record what happened to some jobs of a batch being sent, in one call. A sender
+-- records as it goes, a few outcomes at a time, so a worker that dies resends only what was at
+-- the provider; the batch's last call says so (its duration then counts in the metrics).
 --
--- KEYS[1]  {p}:schedule:{ch}   zset    retried jobs go back here with their next due time
--- KEYS[2]  {p}:inflight:{ch}   zset    finished jobs leave it
--- KEYS[3]  {p}:wake:{ch}       list    a token for the dispatchers: room in flight again
--- KEYS[4]  {p}:metrics:{ch}    hash    channel counters (HINCRBY; see store/metrics.py)
+-- KEYS[1]  {p}:schedule:{ch}     zset    retried jobs go back here with their next due time
+-- KEYS[2]  {p}:inflight:{ch}     zset    finished jobs leave it
+-- KEYS[3]  {p}:wake:{ch}         list    a token for the dispatchers: room in flight again
+-- KEYS[4]  {p}:metrics:{ch}      hash    channel counters (HINCRBY; see store/metrics.py)
 -- KEYS[5]  {p}:metrics:{ch}:workspaces    hash  "<ws>|total", "<ws>|success", ... counters
 -- KEYS[6]  {p}:metrics:{ch}:rate-limits   hash  "<ws>|count", "<ws>|last" (ms)
 -- KEYS[7]  {p}:series:{ch}:{bucket}       hash  sent / failed / rateLimited of one time bucket
+-- KEYS[8]  {p}:owner:{ch}        hash    job -> batch: finished jobs leave it
+-- KEYS[9]  {p}:inflight-ws:{ch}  hash    workspace -> jobs in flight
 -- ARGV[1]  key prefix {p} (records {p}:job:{id}, events {p}:rate-events:{ws}:{ch}, status
 --          indexes {p}:state:{ch}:{status})
 -- ARGV[2]  channel
--- ARGV[3]  now, ms
+-- ARGV[3]  '1' if this is the batch's last call
 -- ARGV[4]  batch id: only jobs still PROCESSING in this batch are touched (a job whose lease
 --          expired and that was taken again belongs to another batch now)
 -- ARGV[5]  how many rate-limit events to keep per workspace and channel
--- ARGV[6]  the batch's duration, ms
+-- ARGV[6]  the batch's duration, ms (counted with the last call)
 -- ARGV[7]  the histogram field its duration falls in (e.g. "le_0.5")
--- ARGV[8]  how many times its sends waited for the rate limiter
+-- ARGV[8]  how many of these sends waited for their slot
 -- ARGV[9]  seconds to keep the time-series bucket
--- then, per job, 5 values: id, outcome, detail, due_ms, rate_limited
---   outcome 'sent'  : detail = the provider's message id            -> COMPLETED
---   outcome 'retry' : detail = the error; due_ms = when to try again -> SCHEDULED
---   outcome 'failed': detail = the error                             -> FAILED
+-- ARGV[10] the batch's size (jobs), kept with a rate-limit event
+-- then, per job, 5 values: id, outcome, detail, delay_ms, rate_limited
+--   outcome 'sent'  : detail = the provider's message id                  -> COMPLETED
+--   outcome 'retry' : detail = the error; delay_ms = how long from now until
+--                     it is tried again                                   -> SCHEDULED
+--   outcome 'failed': detail = the error                                  -> FAILED
 --   rate_limited '1': the provider answered "rate limited" (kept as a workspace event)
 --
--- Returns the number of jobs updated.
+-- Returns the number of jobs updated. Times are Redis's clock.
 local prefix, channel = ARGV[1], ARGV[2]
-local now, batch_id, keep_events = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local first_job = 10
+local last_call, batch_id, keep_events = ARGV[3] == '1', ARGV[4], tonumber(ARGV[5])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local first_job = 11
 local updated = 0
-local batch_size = (#ARGV - first_job + 1) / 5
+local batch_size = tonumber(ARGV[10])
 local counts = {success = 0, failed = 0, retried = 0, rateLimited = 0}
 local per_workspace = {}
 local function count(ws, name)
@@ -38,13 +46,17 @@ local function count(ws, name)
 end
 for i = first_job, #ARGV, 5 do
   local id, outcome, detail = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local due, rate_limited = tonumber(ARGV[i + 3]), ARGV[i + 4] == '1'
+  local due, rate_limited = now + tonumber(ARGV[i + 3]), ARGV[i + 4] == '1'
   local key = prefix .. ':job:' .. id
-  local raw = redis.call('GET', key)
+  local raw = redis.call('HGET', KEYS[8], id) == batch_id and redis.call('GET', key)
   if raw then
     local job = cjson.decode(raw)
     if job.status == 'PROCESSING' and job.batch == batch_id then
       redis.call('ZREM', KEYS[2], id)
+      redis.call('HDEL', KEYS[8], id)
+      if redis.call('HINCRBY', KEYS[9], job.workspaceId, -1) <= 0 then
+        redis.call('HDEL', KEYS[9], job.workspaceId)
+      end
       job.batch = nil
       job.updatedAt = now
       job.attempts = (tonumber(job.attempts) or 0) + 1
@@ -89,17 +101,19 @@ for i = first_job, #ARGV, 5 do
     end
   end
 end
--- metrics: one batch, one set of increments, in this same call
-if updated > 0 then
+-- metrics: one set of increments per call, the batch itself counted with its last call
+if updated > 0 or last_call then
   local finished = counts.success + counts.failed
   redis.call('HINCRBY', KEYS[4], 'total', finished)
   redis.call('HINCRBY', KEYS[4], 'success', counts.success)
   redis.call('HINCRBY', KEYS[4], 'failed', counts.failed)
   redis.call('HINCRBY', KEYS[4], 'retried', counts.retried)
   redis.call('HINCRBY', KEYS[4], 'rateLimited', counts.rateLimited)
-  redis.call('HINCRBY', KEYS[4], 'batches', 1)
-  redis.call('HINCRBY', KEYS[4], 'batchMs', tonumber(ARGV[6]))
-  redis.call('HINCRBY', KEYS[4], ARGV[7], 1)
+  if last_call then
+    redis.call('HINCRBY', KEYS[4], 'batches', 1)
+    redis.call('HINCRBY', KEYS[4], 'batchMs', tonumber(ARGV[6]))
+    redis.call('HINCRBY', KEYS[4], ARGV[7], 1)
+  end
   redis.call('HINCRBY', KEYS[4], 'limiterWaits', tonumber(ARGV[8]))
   redis.call('HSET', KEYS[4], 'lastProcessed', now)
   for ws, c in pairs(per_workspace) do

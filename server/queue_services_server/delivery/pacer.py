@@ -1,0 +1,116 @@
+"""The pacer: when each send of a channel goes, so that the provider never sees more than the
+limit in any second, and sees all of it while there is a backlog.
+
+A sender asks for the slots of a group of its jobs at once (one Redis call, `store/pacing.py`):
+each slot is a time on Redis's clock, spaced (1 s + margin) / N apart under a limit of N per
+second, checked against the channel's limit and the workspace's tier together. Each send starts
+a little before its slot (the lead: what making a connection has taken lately), and its provider
+holds the message itself until the slot (`Release`): for HTTP the connection is made and the
+headers written, and the body goes at the slot. A send that reaches its release later than a
+few ms after its slot (a connection slower than the lead) does not go late: it takes a new slot
+and waits for it, so no send ever arrives on top of the next second's.
+
+Our own mechanism, because what the product promises rules out the ones at hand:
+
+* never more than N in *any* one-second window as the provider sees it: fixed windows (BullMQ's
+  limiter) let up to 2N through across a boundary, N sends allowed at the start of each second
+  meet the provider's jitter as N + 1, and a send granted on time but slow to connect arrives
+  with the sends granted after it;
+* used fully whatever the provider's latency: a limiter that holds a slot until the send
+  completes (a token per request, or a log entry moved to the completion) gives N per
+  (1 s + latency), 61% of the limit at 2.5 s; here a slot is a moment, and the provider's
+  latency only sets how many sends are at it at once;
+* one clock for every worker on every host (Redis TIME), where the `limits` library's moving
+  window times itself with each host's clock;
+* one Redis call for a group of sends, not a poll per send: Dramatiq's limiters raise and hand
+  the message to its retries (15 s at least), and cannot pace a steady 50/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+
+from queue_services_server.delivery.config import LATE_AFTER_MS, PACING_HORIZON_MS, ChannelConfig
+from queue_services_server.delivery.providers.base import Release
+from queue_services_server.store.connection import StoreUnavailableError
+from queue_services_server.store.pacing import PacingStore, Slots
+
+#: Gives a send that missed its slot a new one: its time on this process's monotonic clock.
+Reslot = Callable[[], Awaitable[float]]
+
+#: Seconds of lead before the first sends have shown what their connections take.
+DEFAULT_LEAD_S = 0.02
+
+#: Seconds: the least and the most lead a send gets.
+MIN_LEAD_S = 0.002
+MAX_LEAD_S = 0.01
+
+
+class ChannelPacer:
+    """Gives the sends of one channel their slots, and keeps late ones counted."""
+
+    def __init__(self, store: PacingStore, config: ChannelConfig) -> None:
+        self._store = store
+        self._config = config
+        #: Seconds from the start of recent sends to their release (connection and headers).
+        self._ready_s: deque[float] = deque(maxlen=64)
+        #: Sends that reached their release after their slot and took another.
+        self.late_sends = 0
+
+    async def slots(
+        self, batch_id: str, workspace_id: str, account: str, jobs: Sequence[tuple[str, int]]
+    ) -> Slots:
+        """Slots for `jobs` ((job id, due ms) of one batch), as far as the horizon allows."""
+        config = self._config
+        return await self._store.reserve(
+            batch_id,
+            workspace_id,
+            account,
+            jobs,
+            channel_limit=config.rate_limit,
+            window_ms=config.window_ms,
+            horizon_ms=PACING_HORIZON_MS,
+            burst=config.burst,
+        )
+
+    async def hold(self, workspace_id: str, account: str, seconds: float) -> None:
+        """Hold back `account`'s sends for `seconds` (the provider answered 429)."""
+        with contextlib.suppress(StoreUnavailableError):
+            await self._store.hold(workspace_id, account, max(int(seconds * 1000), 1))
+
+    def lead_s(self) -> float:
+        """Seconds before its slot a send starts, so that its message is ready at the slot:
+        twice what recent sends took from their start to their release (their connection and
+        headers), within `MIN_LEAD_S` and `MAX_LEAD_S`. A typical send, on a connection kept
+        open, needs little; one that needs a new, slow connection misses its slot and takes
+        another, which the bound on the lead keeps rare without making every send hold its
+        connection idle for long (which would take more connections, and more time to make)."""
+        if not self._ready_s:
+            return DEFAULT_LEAD_S
+        typical = sorted(self._ready_s)[len(self._ready_s) // 2]
+        return min(max(2 * typical, MIN_LEAD_S), MAX_LEAD_S)
+
+    def release(self, at: float, reslot: Reslot) -> Release:
+        """The `Release` of a send whose slot is at `at` (this process's monotonic clock): it
+        returns at the slot; reached too late for it, it waits for the new slot `reslot` gives
+        (raising what `reslot` raises when the job is no longer the batch's)."""
+        started = time.monotonic()
+
+        async def release() -> None:
+            now = time.monotonic()
+            self._ready_s.append(now - started)
+            if now <= at + LATE_AFTER_MS / 1000:
+                await asyncio.sleep(max(at - now, 0))
+                return
+            # Later than its slot (a connection slower than the lead, a busy process): going
+            # now would land this message on the slots given after its own. It waits for a slot
+            # of its own again.
+            self.late_sends += 1
+            again = await reslot()
+            await asyncio.sleep(max(again - time.monotonic(), 0))
+
+        return release
