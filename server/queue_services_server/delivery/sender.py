@@ -95,6 +95,14 @@ class _Batch:
     #: Sends given a slot and not released yet: job id -> the slot (monotonic seconds).
     slotted: dict[str, float] = field(default_factory=dict)
 
+    def forget_slot(self, job_id: str) -> Callable[[object], None]:
+        """A done-callback for the send of `job_id`: its slot is no longer waited for."""
+
+        def forget(_: object) -> None:
+            self.slotted.pop(job_id, None)
+
+        return forget
+
     def behind(self) -> bool:
         """Whether some send's slot has passed without it being released: this process is
         behind its slots (its CPU, or a slow provider's connections)."""
@@ -209,9 +217,12 @@ class BatchSender:
                     batch.waits += wait_s > 0.001
                     at = arrived + wait_s
                     batch.slotted[job.id] = at
-                    sends.append(
-                        asyncio.create_task(self._send_at(batch, job, account, at, limit, record))
+                    send = asyncio.create_task(
+                        self._send_at(batch, job, account, at, limit, record)
                     )
+                    # However it ended, its slot is no longer waited for.
+                    send.add_done_callback(batch.forget_slot(job.id))
+                    sends.append(send)
             pending = waiting
             if pending:
                 await asyncio.sleep(max(given.wait_ms, 1) / 1000)
@@ -233,20 +244,6 @@ class BatchSender:
         record: Callable[[JobOutcome], None],
     ) -> None:
         # Started a lead before the slot, so that the connection is ready when the slot comes.
-        try:
-            await self._send_paced(batch, job, account, at, limit, record)
-        finally:
-            batch.slotted.pop(job.id, None)
-
-    async def _send_paced(
-        self,
-        batch: _Batch,
-        job: JobRecord,
-        account: str,
-        at: float,
-        limit: asyncio.Semaphore,
-        record: Callable[[JobOutcome], None],
-    ) -> None:
         await asyncio.sleep(max(at - self._pacer.lead_s() - time.monotonic(), 0))
         if job.id in batch.lost:
             return  # a renewal found its lease gone: another batch has it now
