@@ -43,7 +43,7 @@ from queue_services_server.store.pacing import PacingStore, Slots
 Reslot = Callable[[], Awaitable[float]]
 
 #: Seconds of lead before the first sends have shown what their connections take.
-DEFAULT_LEAD_S = 0.02
+DEFAULT_LEAD_S = 0.01
 
 #: Seconds: the least and the most lead a send gets.
 MIN_LEAD_S = 0.002
@@ -51,7 +51,7 @@ MAX_LEAD_S = 0.01
 
 
 class ChannelPacer:
-    """Gives the sends of one channel their slots, and keeps late ones counted."""
+    """Gives the sends of one channel their slots, and a send that missed its slot another."""
 
     def __init__(self, store: PacingStore, config: ChannelConfig) -> None:
         self._store = store
@@ -94,16 +94,17 @@ class ChannelPacer:
         typical = sorted(self._ready_s)[len(self._ready_s) // 2]
         return min(max(2 * typical, MIN_LEAD_S), MAX_LEAD_S)
 
-    def release(self, at: float, reslot: Reslot) -> Release:
+    def release(self, at: float, reslot: Reslot, *, paced: bool = True) -> Release:
         """The `Release` of a send whose slot is at `at` (this process's monotonic clock): it
         returns at the slot; reached too late for it, it waits for the new slot `reslot` gives
-        (raising what `reslot` raises when the job is no longer the batch's)."""
+        (raising what `reslot` raises when the job is no longer the batch's). Unless `paced`
+        is False: with no limit to keep, a late send goes when it is ready."""
         started = time.monotonic()
 
         async def release() -> None:
             now = time.monotonic()
             self._ready_s.append(now - started)
-            if now <= at + LATE_AFTER_MS / 1000:
+            if now <= at + LATE_AFTER_MS / 1000 or not paced:
                 await asyncio.sleep(max(at - now, 0))
                 return
             # Later than its slot (a connection slower than the lead, a busy process): going

@@ -218,7 +218,7 @@ class BatchSender:
                     at = arrived + wait_s
                     batch.slotted[job.id] = at
                     send = asyncio.create_task(
-                        self._send_at(batch, job, account, at, limit, record)
+                        self._send_at(batch, job, account, at, given.paced, limit, record)
                     )
                     # However it ended, its slot is no longer waited for.
                     send.add_done_callback(batch.forget_slot(job.id))
@@ -240,6 +240,7 @@ class BatchSender:
         job: JobRecord,
         account: str,
         at: float,
+        paced: bool,
         limit: asyncio.Semaphore,
         record: Callable[[JobOutcome], None],
     ) -> None:
@@ -263,7 +264,9 @@ class BatchSender:
 
         async with limit, self._provider_room():
             try:
-                outcome = await self._send_one(batch, job, self._pacer.release(at, reslot))
+                outcome = await self._send_one(
+                    batch, job, self._pacer.release(at, reslot, paced=paced)
+                )
             except _LeaseLostError:
                 batch.lost.add(job.id)
                 batch.unfinished.discard(job.id)

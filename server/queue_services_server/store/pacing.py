@@ -31,6 +31,9 @@ class Slots:
     slots: list[int]
     #: Ms to wait before asking again for the jobs that got `NO_SLOT`.
     wait_ms: int
+    #: Whether a limit applies to these sends (the channel's or the workspace's tier): without
+    #: one, a send late for its slot harms nothing.
+    paced: bool = True
 
 
 def send_token(job_id: str, batch_id: str) -> str:
@@ -86,7 +89,9 @@ class PacingStore:
             args += [job_id, not_before_ms]
         with translate_redis_errors():
             reply = await self._script(keys=self._keys_for(workspace_id, account), args=args)
-        return Slots(int(reply[0]), [int(slot) for slot in reply[2:]], int(reply[1]))
+        return Slots(
+            int(reply[0]), [int(slot) for slot in reply[3:]], int(reply[1]), bool(int(reply[2]))
+        )
 
     async def hold(self, workspace_id: str, account: str, hold_ms: int) -> int:
         """Hold back `account`'s sends for `hold_ms` (a provider's 429); returns the end (ms)."""

@@ -18,7 +18,8 @@
 --   ARGV[6]  horizon, ms: no slot is given further ahead than this
 --   ARGV[7]  burst: sends of the channel that may go back to back (1 = evenly spread)
 --   then per job: id, not-before (its due time, ms)
---   Returns {now, wait_ms, slot1, slot2, ...}: one entry per job, in order: its slot (ms, Redis's
+--   Returns {now, wait_ms, paced, slot1, slot2, ...}: paced is 1 if a limit applies (the
+--   channel's or the workspace's), else 0; then one entry per job, in order: its slot (ms, Redis's
 --   clock), -1 if it got none this time (ask again after wait_ms), -2 if the job is no longer
 --   the batch's (its lease expired; another batch has it or will). A job's token in the logs is
 --   "<job id>:<batch id>".
@@ -47,7 +48,7 @@ local batch, ws = ARGV[2], ARGV[3]
 local channel_limit, window = tonumber(ARGV[4]), tonumber(ARGV[5])
 local horizon, burst = tonumber(ARGV[6]), tonumber(ARGV[7])
 local tier = tonumber(redis.call('HGET', KEYS[5], ws) or '0')
-local result = {now, 0}
+local result = {now, 0, 0}
 local first_job = 8
 
 -- A limit: its log, its next free slot, how many per window, and the spacing between slots.
@@ -125,6 +126,7 @@ for i = first_job, #ARGV, 2 do
     end
   end
 end
+if #limits > 0 then result[3] = 1 end
 for _, limit in ipairs(limits) do
   -- kept with its fraction: rounding each slot up would slow the channel by up to 1 ms a slot
   redis.call('SET', limit.next_key, string.format('%.3f', limit.next), 'PX', window * 2 + 60000)
