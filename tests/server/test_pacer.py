@@ -1,14 +1,19 @@
 """The pacer's slots on a real Redis (pace.lua): spread, shared by several senders, never more
-than the limit in any window, tiers, holds per provider account, lost jobs, the horizon."""
+than the limit in any window, tiers, holds per provider account, lost jobs, the horizon; and a
+process that takes no slots while it is behind the ones it has."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 
 import redis as redis_lib
 import redis.asyncio as aioredis
 
+from queue_services_server.delivery.config import ChannelConfig
+from queue_services_server.delivery.pacer import ChannelPacer
+from queue_services_server.settings import Settings
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.pacing import LOST, NO_SLOT, PacingStore
 from queue_services_server.store.tiers import TierStore
@@ -194,3 +199,41 @@ async def test_slots_are_given_no_further_ahead_than_the_horizon(
     ]
     assert given.slots[5:] == [NO_SLOT] * 15
     assert 250 <= given.wait_ms <= 300
+
+
+async def test_a_process_behind_its_slots_takes_no_more_and_groups_go_in_the_order_they_asked(
+    aredis: aioredis.Redis, redis: redis_lib.Redis
+) -> None:
+    # Given a pacer whose process holds a send whose slot has passed without it going
+    config = ChannelConfig.from_settings(Settings(sms_rate_limit=100), "sms")
+    pacer = ChannelPacer(PacingStore(aredis, KEYS, "sms"), config)
+    own(redis, "b1", ["b1-j"])
+    own(redis, "b2", ["b2-j"])
+    pacer.expect("late send", time.monotonic() - 0.001)
+    assert pacer.behind()
+
+    # When two batches ask for slots, the first before the second
+    order: list[str] = []
+
+    async def ask(batch: str) -> None:
+        await pacer.slots(batch, "ws", "shared", [(f"{batch}-j", 0)])
+        order.append(batch)
+
+    first = asyncio.create_task(ask("b1"))
+    await asyncio.sleep(0.01)
+    second = asyncio.create_task(ask("b2"))
+    await asyncio.sleep(0.05)
+
+    # Then neither gets a slot while the late send is waited for; once it went, both do, in order
+    assert order == []
+    pacer.forget("late send")
+    await asyncio.wait_for(asyncio.gather(first, second), timeout=5)
+    assert order == ["b1", "b2"]
+
+    # And a late send's new slot does not wait for its turn: it is one of those waited for
+    pacer.expect("another late send", time.monotonic() - 0.001)
+    own(redis, "b3", ["b3-j"])
+    given = await asyncio.wait_for(
+        pacer.slots("b3", "ws", "shared", [("b3-j", 0)], in_turn=False), timeout=1
+    )
+    assert given.slots[0] >= 0

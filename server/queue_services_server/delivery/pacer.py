@@ -10,6 +10,12 @@ headers written, and the body goes at the slot. A send that reaches its release 
 few ms after its slot (a connection slower than the lead) does not go late: it takes a new slot
 and waits for it, so no send ever arrives on top of the next second's.
 
+A process takes slots no faster than it sends: while a send given a slot has not been released
+by then (its CPU is busy, or its sends wait for room at the provider), the next group waits for
+its turn, and the groups take their turns in the order they asked. Without that, a process that
+sends slower than the limit would hold slots it misses, every send would take a new slot at the
+back of the line, and the order the claims chose (the workspaces' fair turns) would be lost.
+
 Our own mechanism, because what the product promises rules out the ones at hand:
 
 * never more than N in *any* one-second window as the provider sees it: fixed windows (BullMQ's
@@ -45,6 +51,9 @@ Reslot = Callable[[], Awaitable[float]]
 #: Seconds of lead before the first sends have shown what their connections take.
 DEFAULT_LEAD_S = 0.01
 
+#: Seconds between two looks at whether the sends given slots have caught up with them.
+BEHIND_POLL_S = 0.005
+
 #: Seconds: the least and the most lead a send gets.
 MIN_LEAD_S = 0.002
 MAX_LEAD_S = 0.01
@@ -60,11 +69,46 @@ class ChannelPacer:
         self._ready_s: deque[float] = deque(maxlen=64)
         #: Sends that reached their release after their slot and took another.
         self.late_sends = 0
+        #: Sends given a slot and not released yet: their slot (monotonic seconds).
+        self._expected: dict[object, float] = {}
+        #: Groups asking for slots wait here for their turn, first come first served.
+        self._turns = asyncio.Lock()
 
     async def slots(
+        self,
+        batch_id: str,
+        workspace_id: str,
+        account: str,
+        jobs: Sequence[tuple[str, int]],
+        *,
+        in_turn: bool = True,
+    ) -> Slots:
+        """Slots for `jobs` ((job id, due ms) of one batch), as far as the horizon allows: in
+        turn (`in_turn`), once every send given a slot before has caught up with it; a late
+        send's new slot (`in_turn=False`) does not wait, it is one of those."""
+        if not in_turn:
+            return await self._reserve(batch_id, workspace_id, account, jobs)
+        async with self._turns:
+            while self.behind():  # noqa: ASYNC110 (a poll: the slots pass by themselves)
+                await asyncio.sleep(BEHIND_POLL_S)
+            return await self._reserve(batch_id, workspace_id, account, jobs)
+
+    def expect(self, send: object, at: float) -> None:
+        """Count `send` as given the slot `at` (monotonic seconds) until `forget(send)`."""
+        self._expected[send] = at
+
+    def forget(self, send: object) -> None:
+        """`send` was released, or ended without going: no longer waited for."""
+        self._expected.pop(send, None)
+
+    def behind(self) -> bool:
+        """Whether a send's slot has passed without it being released."""
+        now = time.monotonic()
+        return any(at < now for at in self._expected.values())
+
+    async def _reserve(
         self, batch_id: str, workspace_id: str, account: str, jobs: Sequence[tuple[str, int]]
     ) -> Slots:
-        """Slots for `jobs` ((job id, due ms) of one batch), as far as the horizon allows."""
         config = self._config
         return await self._store.reserve(
             batch_id,

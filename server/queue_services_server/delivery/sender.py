@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -51,9 +52,6 @@ LATENCY_WEIGHT = 0.05
 #: Seconds an account is held back after a provider's 429 that gave no Retry-After.
 DEFAULT_RATE_HOLD_S = 1.0
 
-#: Seconds between two looks at whether a batch's sends have caught up with their slots.
-BEHIND_POLL_S = 0.005
-
 #: Outcomes are written when this many are waiting, or `RECORD_EVERY_S` after the first of them.
 RECORD_EVERY_SENDS = 5
 RECORD_EVERY_S = 0.05
@@ -92,22 +90,6 @@ class _Batch:
     waits: int = 0
     recorded: int = 0
     counts: dict[Outcome, int] = field(default_factory=lambda: dict.fromkeys(Outcome, 0))
-    #: Sends given a slot and not released yet: job id -> the slot (monotonic seconds).
-    slotted: dict[str, float] = field(default_factory=dict)
-
-    def forget_slot(self, job_id: str) -> Callable[[object], None]:
-        """A done-callback for the send of `job_id`: its slot is no longer waited for."""
-
-        def forget(_: object) -> None:
-            self.slotted.pop(job_id, None)
-
-        return forget
-
-    def behind(self) -> bool:
-        """Whether some send's slot has passed without it being released: this process is
-        behind its slots (its CPU, or a slow provider's connections)."""
-        now = time.monotonic()
-        return any(at < now for at in self.slotted.values())
 
 
 class BatchSender:
@@ -216,20 +198,17 @@ class BatchSender:
                     wait_s = max(slot - given.now_ms, 0) / 1000
                     batch.waits += wait_s > 0.001
                     at = arrived + wait_s
-                    batch.slotted[job.id] = at
+                    key = (batch.id, job.id)
+                    self._pacer.expect(key, at)
                     send = asyncio.create_task(
                         self._send_at(batch, job, account, at, given.paced, limit, record)
                     )
                     # However it ended, its slot is no longer waited for.
-                    send.add_done_callback(batch.forget_slot(job.id))
+                    send.add_done_callback(functools.partial(self._forget_slot, key))
                     sends.append(send)
             pending = waiting
             if pending:
                 await asyncio.sleep(max(given.wait_ms, 1) / 1000)
-                # No more slots while the ones given are not kept: slots taken faster than this
-                # process can send would leave its sends ever later than their slots.
-                while batch.behind():  # noqa: ASYNC110 (a poll: the slots pass by themselves)
-                    await asyncio.sleep(BEHIND_POLL_S)
         for failure in await asyncio.gather(*sends, return_exceptions=True):
             if isinstance(failure, BaseException):
                 logger.error("batch %s: a send failed", batch.id, exc_info=failure)
@@ -252,7 +231,11 @@ class BatchSender:
         async def reslot() -> float:
             while True:
                 given = await self._pacer.slots(
-                    batch.id, batch.workspace_id, account, [(job.id, job.scheduled_for)]
+                    batch.id,
+                    batch.workspace_id,
+                    account,
+                    [(job.id, job.scheduled_for)],
+                    in_turn=False,
                 )
                 arrived = time.monotonic()
                 [slot] = given.slots
@@ -289,7 +272,7 @@ class BatchSender:
         released: list[float] = []
 
         async def release_then_time() -> None:
-            batch.slotted.pop(record.id, None)
+            self._pacer.forget((batch.id, record.id))
             await release()
             released.append(time.monotonic())
             self._at_provider_since[token] = released[0]
@@ -318,6 +301,9 @@ class BatchSender:
         finally:
             self._at_provider_since.pop(token, None)
         return JobOutcome(record.id, Outcome.SENT, provider_id)
+
+    def _forget_slot(self, key: object, _: object) -> None:
+        self._pacer.forget(key)
 
     def latency_rising(self) -> bool:
         """Whether the provider's latency, as the room follows it, may still be rising: no answer
