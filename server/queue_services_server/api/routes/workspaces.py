@@ -3,7 +3,6 @@ workspace's own limit per channel, set at run time, and how much of each channel
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from pydantic import ValidationError
@@ -53,14 +52,12 @@ async def limits_answer(request: Request, workspace_id: str) -> WorkspaceLimitsA
     which must therefore be the workers' (they are, when both read the same environment).
     """
     settings = settings_of(request)
-    usage, hits = await asyncio.gather(
-        tiers_of(request).usage(
-            workspace_id,
-            accounts={ch: settings.provider_account(ch, workspace_id) for ch in CHANNELS},
-            channel_limits={ch: channel_limit(settings, ch) for ch in CHANNELS},
-        ),
-        metrics_of(request).rate_limit_counts(workspace_id),
+    usage = await tiers_of(request).usage(
+        workspace_id,
+        accounts={ch: settings.provider_account(ch, workspace_id) for ch in CHANNELS},
+        channel_limits={ch: channel_limit(settings, ch) for ch in CHANNELS},
     )
+    hits = await metrics_of(request).rate_limit_counts(workspace_id)
     channels = {}
     for channel in CHANNELS:
         figures = usage[channel]
