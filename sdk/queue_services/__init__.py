@@ -17,6 +17,7 @@ from queue_services._client import (
     QueueService,
     QueueServiceProtocol,
 )
+from queue_services._config import NOT_GIVEN, NotGiven
 from queue_services._exceptions import (
     APIConnectionError,
     APIError,
@@ -39,6 +40,7 @@ from queue_services._models import (
     BulkScheduleResult,
     CancelResult,
     Channel,
+    ChannelLimits,
     ChannelMetrics,
     ChannelRateLimits,
     EmailMessage,
@@ -56,6 +58,7 @@ from queue_services._models import (
     ResetResult,
     ScheduleResult,
     SmsMessage,
+    WorkspaceLimits,
     WorkspaceRateLimits,
 )
 from queue_services._send_time import QuietHours, calculate_delay_ms, calculate_send_at
@@ -69,7 +72,8 @@ from queue_services._tracking import (
 )
 from queue_services._version import __version__
 
-__all__ = [
+# Sorted plainly (tests/sdk/test_public_api.py checks it), not constants first as ruff would.
+__all__ = [  # noqa: RUF022
     "APIConnectionError",
     "APIError",
     "APIStatusError",
@@ -85,6 +89,7 @@ __all__ = [
     "CallbackHandler",
     "CancelResult",
     "Channel",
+    "ChannelLimits",
     "ChannelMetrics",
     "ChannelRateLimits",
     "ConflictError",
@@ -100,7 +105,9 @@ __all__ = [
     "JobStatus",
     "JobTracker",
     "Metrics",
+    "NOT_GIVEN",
     "NotFoundError",
+    "NotGiven",
     "PermissionDeniedError",
     "Priority",
     "QueueService",
@@ -118,6 +125,7 @@ __all__ = [
     "SqliteJobTracker",
     "TrackedJob",
     "UnprocessableEntityError",
+    "WorkspaceLimits",
     "WorkspaceRateLimits",
     "__version__",
     "areconcile",

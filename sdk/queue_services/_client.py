@@ -186,6 +186,8 @@ class QueueService(BaseClient[httpx.Client]):
     get_metrics = sync_endpoint(_endpoints.get_metrics)
     get_workspace_rate_limits = sync_endpoint(_endpoints.get_workspace_rate_limits)
     check_workspace_rate_limits = sync_endpoint(_endpoints.check_workspace_rate_limits)
+    get_workspace_limits = sync_endpoint(_endpoints.get_workspace_limits)
+    set_workspace_limits = sync_endpoint(_endpoints.set_workspace_limits)
     reset_metrics = sync_endpoint(_endpoints.reset_metrics)
 
 
@@ -242,6 +244,8 @@ class AsyncQueueService(BaseClient[httpx.AsyncClient]):
     get_metrics = async_endpoint(_endpoints.get_metrics)
     get_workspace_rate_limits = async_endpoint(_endpoints.get_workspace_rate_limits)
     check_workspace_rate_limits = async_endpoint(_endpoints.check_workspace_rate_limits)
+    get_workspace_limits = async_endpoint(_endpoints.get_workspace_limits)
+    set_workspace_limits = async_endpoint(_endpoints.set_workspace_limits)
     reset_metrics = async_endpoint(_endpoints.reset_metrics)
 
 
@@ -265,6 +269,8 @@ ENDPOINTS = (
     "get_metrics",
     "get_workspace_rate_limits",
     "check_workspace_rate_limits",
+    "get_workspace_limits",
+    "set_workspace_limits",
     "reset_metrics",
 )
 

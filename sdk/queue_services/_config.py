@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import httpx
 
 #: Where `queue-services dev` listens; used when neither `base_url=` nor the environment says.
@@ -26,3 +28,28 @@ MAX_RETRY_AFTER_S = 60.0
 #: Environment variables read when the constructor is not given `base_url` / `api_key`.
 ENV_BASE_URL = "QUEUE_SERVICES_URL"
 ENV_API_KEY = "QUEUE_SERVICES_API_KEY"
+
+
+class NotGiven:
+    """The type of `NOT_GIVEN`: an argument left out, told apart from one given as None where
+    None means something of its own (``set_workspace_limits(ws, sms=None)`` removes the limit;
+    leaving `sms` out leaves it as it is)."""
+
+    __slots__ = ()
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
+        # One instance, so `value is NOT_GIVEN` holds after copies and across modules.
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> Literal[False]:
+        return False
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+#: The default of an argument whose None means something: "leave this as it is".
+NOT_GIVEN = NotGiven()

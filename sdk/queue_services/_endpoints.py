@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel
 
+from queue_services._config import NOT_GIVEN, NotGiven
 from queue_services._exceptions import InvalidSendTimeError
 from queue_services._limits import MAX_LOOKUP_IDS
 from queue_services._models import (
@@ -37,6 +38,7 @@ from queue_services._models import (
     ResetResult,
     ScheduleResult,
     SmsMessage,
+    WorkspaceLimits,
     WorkspaceRateLimits,
 )
 
@@ -484,6 +486,12 @@ def get_metrics() -> Operation[Metrics]:
     return Operation("GET", "/api/metrics", Metrics)
 
 
+def _workspace_path(workspace_id: str, rest: str) -> str:
+    if not workspace_id:
+        raise ValueError("workspace_id must not be empty")
+    return rest.format(quote(workspace_id, safe=""))
+
+
 def get_workspace_rate_limits(workspace_id: str) -> Operation[WorkspaceRateLimits]:
     """A workspace's provider rate-limit hits on each channel, the latest in detail (``GET
     /api/metrics/workspace/{workspaceId}``).
@@ -500,41 +508,113 @@ def get_workspace_rate_limits(workspace_id: str) -> Operation[WorkspaceRateLimit
         ValueError: `workspace_id` is empty.
         NotFoundError: not a valid workspace id, or the API key is another workspace's.
     """
-    if not workspace_id:
-        raise ValueError("workspace_id must not be empty")
-    path = f"/api/metrics/workspace/{quote(workspace_id, safe='')}"
+    path = _workspace_path(workspace_id, "/api/metrics/workspace/{}")
     return Operation("GET", path, WorkspaceRateLimits)
 
 
 def check_workspace_rate_limits(workspace_id: str) -> Flow[RateLimitCheck]:
-    """Whether providers are rate limiting this workspace, how often, and when last (one
-    request: ``GET /api/metrics/workspace/{workspaceId}``, summarised).
+    """Whether this workspace is being limited: by providers (their 429s: how often, when last)
+    and by its own limits now (one request: ``GET /api/workspaces/{workspaceId}/limits``,
+    summarised).
 
     Args:
         workspace_id: the workspace.
 
     Returns:
-        `limited` (True after any hit on either channel), `sms_count`, `email_count`, and the
-        last hit's time per channel (`last_sms_exceeded`, `last_email_exceeded`, aware UTC
-        datetimes or None; `last_exceeded` is the later of the two).
+        `limited` (True after any provider hit on either channel since the workspace's metrics
+        were reset), `sms_count`, `email_count`, and the last hit's time per channel
+        (`last_sms_exceeded`, `last_email_exceeded`, aware UTC datetimes or None;
+        `last_exceeded` is the later of the two). Then `sms` and `email`, what app code needs
+        to decide whether to send more now: the workspace's `limit` and the channel's
+        (`channel_limit`, sends per second, None for none), `used_last_second`, `backlog`
+        (its due messages waiting), `throttled` (held back now: its limit used, or its provider
+        account held after a 429 until `held_until`) and `rate_limit_hits`; `throttled` is
+        True when either channel is.
 
     Raises:
-        Same as `get_workspace_rate_limits`.
+        ValueError: `workspace_id` is empty.
+        NotFoundError: not a valid workspace id, or the API key is another workspace's.
 
     Example:
         >>> check = queue.check_workspace_rate_limits("workspace-123")  # doctest: +SKIP
         >>> if check.limited and check.last_exceeded > datetime.now(UTC) - timedelta(hours=1):
         ...     notify_admins(check.workspace_id, check.sms_count, check.email_count)
+        >>> if check.sms.throttled or check.sms.backlog > 10_000:  # doctest: +SKIP
+        ...     postpone_campaign(check.workspace_id)
     """
-    limits: WorkspaceRateLimits = yield get_workspace_rate_limits(workspace_id)
+    limits: WorkspaceLimits = yield get_workspace_limits(workspace_id)
+    sms, email = limits.sms.rate_limit_hits, limits.email.rate_limit_hits
     return RateLimitCheck(
         workspace_id=limits.workspace_id,
-        limited=limits.sms.count > 0 or limits.email.count > 0,
-        sms_count=limits.sms.count,
-        email_count=limits.email.count,
-        last_sms_exceeded=limits.sms.last_exceeded,
-        last_email_exceeded=limits.email.last_exceeded,
+        limited=sms.count > 0 or email.count > 0,
+        sms_count=sms.count,
+        email_count=email.count,
+        last_sms_exceeded=sms.last_exceeded,
+        last_email_exceeded=email.last_exceeded,
+        sms=limits.sms,
+        email=limits.email,
     )
+
+
+def get_workspace_limits(workspace_id: str) -> Operation[WorkspaceLimits]:
+    """A workspace's own limit on each channel, and how much of each it uses now (``GET
+    /api/workspaces/{workspaceId}/limits``; an admin key, or the workspace's own).
+
+    Args:
+        workspace_id: the workspace.
+
+    Returns:
+        For `sms` and `email`: `limit` (the workspace's own, sends per second, or None),
+        `channel_limit` (the channel's, or None), `used_last_second` (its sends in the last
+        second), `throttled`, `held_until` (the end of a hold on its provider account after a
+        429, or None), `backlog` (its due messages waiting) and `rate_limit_hits`; `timestamp`,
+        when it was read.
+
+    Raises:
+        ValueError: `workspace_id` is empty.
+        NotFoundError: not a valid workspace id, or the API key is another workspace's.
+    """
+    path = _workspace_path(workspace_id, "/api/workspaces/{}/limits")
+    return Operation("GET", path, WorkspaceLimits)
+
+
+def set_workspace_limits(
+    workspace_id: str,
+    *,
+    sms: int | NotGiven | None = NOT_GIVEN,
+    email: int | NotGiven | None = NOT_GIVEN,
+) -> Operation[WorkspaceLimits]:
+    """Set or remove a workspace's own limit on each channel (``PUT
+    /api/workspaces/{workspaceId}/limits``; an admin key). Every worker follows it from its next
+    pacing call, within a second; the channel's own limit still applies on top.
+
+    Args:
+        workspace_id: the workspace.
+        sms: SMS per second, 1 to 100,000; None removes the workspace's own limit; left out,
+            it stays as it is.
+        email: emails per second, the same way.
+
+    Returns:
+        The workspace's limits and usage after the change, as `get_workspace_limits` gives them.
+
+    Raises:
+        ValueError: `workspace_id` is empty.
+        UnprocessableEntityError: a limit out of range or not a whole number (`.field` names
+            the channel), or a malformed `workspace_id`; nothing was changed.
+        PermissionDeniedError: the API key is a workspace's, not an admin key.
+
+    Example:
+        >>> queue.set_workspace_limits("workspace-123", sms=10)  # doctest: +SKIP
+        >>> # later, back to the channel's limit alone; email's stays as it is
+        >>> queue.set_workspace_limits("workspace-123", sms=None)  # doctest: +SKIP
+    """
+    path = _workspace_path(workspace_id, "/api/workspaces/{}/limits")
+    body = {
+        channel: limit
+        for channel, limit in (("sms", sms), ("email", email))
+        if not isinstance(limit, NotGiven)
+    }
+    return Operation("PUT", path, WorkspaceLimits, body)
 
 
 def reset_metrics(

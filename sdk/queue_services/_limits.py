@@ -36,6 +36,11 @@ MAX_LOOKUP_IDS: Final[int] = 500
 #: Messages per bulk request. The server's default; its ``MAX_BULK_MESSAGES`` setting changes it.
 MAX_BULK_MESSAGES: Final[int] = 10_000
 
+#: Sends per second: the highest limit of its own a workspace may be given on a channel
+#: (``PUT /api/workspaces/{workspaceId}/limits``). Far above any provider account's rate, so it
+#: refuses only mistakes (a timestamp or a phone number pasted as a rate).
+MAX_WORKSPACE_RATE_PER_S: Final[int] = 100_000
+
 #: Levels: the deepest nesting of objects and arrays accepted in ``metadata``.
 MAX_METADATA_DEPTH: Final[int] = 8
 

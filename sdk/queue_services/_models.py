@@ -245,8 +245,44 @@ class WorkspaceRateLimits(_Model):
     timestamp: datetime
 
 
+class ChannelLimits(_Model):
+    """A workspace's limit on one channel and how much of the channel it uses now.
+
+    The defaults are what a `ChannelLimits()` made by hand (in a test) says: no limit known,
+    nothing counted, not throttled; the server always gives every field.
+    """
+
+    #: The workspace's own limit, sends per second; None: only the channel's applies.
+    limit: int | None = None
+    #: The channel's limit, sends per second; None: the channel has none.
+    channel_limit: int | None = None
+    #: The workspace's sends in the last second (sends started, on the server's clock); None
+    #: when neither the workspace nor the channel has a limit (nothing counts them then).
+    used_last_second: int | None = None
+    #: Its sends are held back now: as many in the last second as its `limit`, or its provider
+    #: account held after a 429 (until `held_until`).
+    throttled: bool = False
+    #: When the hold on its provider account ends (aware UTC datetime); None: not held.
+    held_until: datetime | None = None
+    #: Its due messages waiting for their turn on the channel.
+    backlog: int = 0
+    #: The provider's 429s to its messages (count and last time) since its metrics were reset.
+    rate_limit_hits: RateLimitSummary = Field(default_factory=lambda: RateLimitSummary(count=0))
+
+
+class WorkspaceLimits(_Model):
+    """The answer of `get_workspace_limits` and `set_workspace_limits`: a workspace's limits and
+    usage on each channel, read at `timestamp` (the server's Redis clock)."""
+
+    workspace_id: str
+    sms: ChannelLimits
+    email: ChannelLimits
+    timestamp: datetime
+
+
 class RateLimitCheck(_Model):
-    """The answer of `check_workspace_rate_limits`: is this workspace being limited?"""
+    """The answer of `check_workspace_rate_limits`: is this workspace being limited, by a
+    provider (its 429s) or by its own limits now?"""
 
     workspace_id: str
     #: True when a provider has rate-limited the workspace on any channel.
@@ -255,12 +291,22 @@ class RateLimitCheck(_Model):
     email_count: int
     last_sms_exceeded: datetime | None = None
     last_email_exceeded: datetime | None = None
+    #: The SMS channel: the workspace's limit, its sends in the last second, its backlog,
+    #: whether it is throttled now, its 429s.
+    sms: ChannelLimits = Field(default_factory=ChannelLimits)
+    #: The same for email.
+    email: ChannelLimits = Field(default_factory=ChannelLimits)
 
     @property
     def last_exceeded(self) -> datetime | None:
         """The most recent hit on either channel."""
         moments = [m for m in (self.last_sms_exceeded, self.last_email_exceeded) if m is not None]
         return max(moments, default=None)
+
+    @property
+    def throttled(self) -> bool:
+        """Whether the workspace's sends are held back now on either channel."""
+        return self.sms.throttled or self.email.throttled
 
 
 class ResetResult(_Model):

@@ -26,9 +26,15 @@ from queue_services._limits import (
     MAX_METADATA_DEPTH,
     MAX_SMS_CHARS,
     MAX_SUBJECT_CHARS,
+    MAX_WORKSPACE_RATE_PER_S,
 )
 from queue_services.testing import FakeQueueService, FakeServer
-from queue_services_server.api.schemas import MetricsAnswer, ResetAnswer, WorkspaceMetricsAnswer
+from queue_services_server.api.schemas import (
+    MetricsAnswer,
+    ResetAnswer,
+    WorkspaceLimitsAnswer,
+    WorkspaceMetricsAnswer,
+)
 from tests.harness import ADMIN_KEY
 
 
@@ -183,6 +189,52 @@ def test_metrics_and_rate_limits(queue: QueueService) -> None:
         queue.reset_metrics(workspace_id="a b")
 
 
+def test_workspace_limits_are_set_removed_and_read_back(queue: QueueService) -> None:
+    queue.schedule_sms("+14155550123", "Hi", workspace_id="ws-t")  # due: its backlog (no worker)
+
+    first = queue.set_workspace_limits("ws-t", sms=10, email=20)
+    removed = queue.set_workspace_limits("ws-t", email=None)
+    read = queue.get_workspace_limits("ws-t")
+    check = queue.check_workspace_rate_limits("ws-t")
+
+    assert (first.sms.limit, first.email.limit) == (10, 20)
+    assert (removed.sms.limit, removed.email.limit) == (10, None)
+    assert (read.workspace_id, read.sms.limit, read.email.limit) == ("ws-t", 10, None)
+    assert (read.sms.channel_limit, read.email.channel_limit) == (50, 100)  # the defaults
+    assert (read.sms.used_last_second, read.sms.throttled, read.sms.backlog) == (0, False, 1)
+    assert (read.sms.held_until, read.sms.rate_limit_hits.count) == (None, 0)
+    assert (check.limited, check.throttled, check.sms.limit, check.sms.backlog) == (
+        False,
+        False,
+        10,
+        1,
+    )
+    with pytest.raises(NotFoundError):
+        queue.get_workspace_limits("not a workspace")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"sms": 0}, "sms"),
+        ({"email": MAX_WORKSPACE_RATE_PER_S + 1}, "email"),
+        ({"sms": True}, "sms"),
+        ({"sms": 2.5}, "sms"),
+    ],
+)
+def test_bad_workspace_limits_name_the_same_field(
+    queue: QueueService, arguments: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(UnprocessableEntityError) as caught:
+        queue.set_workspace_limits("ws-t", **arguments)
+
+    assert caught.value.field == field
+    assert queue.get_workspace_limits("ws-t").sms.limit is None
+    with pytest.raises(UnprocessableEntityError) as caught:
+        queue.set_workspace_limits("a b", sms=5)
+    assert caught.value.field == "workspaceId"
+
+
 def test_the_fakes_metrics_answers_are_in_the_servers_shapes() -> None:
     # Given a fake with finished jobs and rate-limit hits on both channels
     server = FakeServer(now=datetime(2027, 3, 1, 9, 0, 0, 123_000, tzinfo=UTC))
@@ -192,7 +244,7 @@ def test_the_fakes_metrics_answers_are_in_the_servers_shapes() -> None:
         ("email", fake.schedule_email("a@example.com", "S", text="x", workspace_id="ws-s")),
     ):
         fake.complete(job.job_id)
-        fake.record_rate_limit("ws-s", channel, batch_size=3)
+        fake.record_rate_limit("ws-s", channel, batch_size=3, held_for=timedelta(seconds=2))
     fake.schedule_sms("+14155550123", "Later", workspace_id="ws-s", delay=timedelta(hours=1))
 
     # Then each answer is what the server's own answer model would write: no field more or less
@@ -201,6 +253,8 @@ def test_the_fakes_metrics_answers_are_in_the_servers_shapes() -> None:
         (WorkspaceMetricsAnswer, ("GET", "/api/metrics/workspace/ws-s", None)),
         (ResetAnswer, ("POST", "/api/metrics/reset", {"type": "sms"})),
         (ResetAnswer, ("POST", "/api/metrics/reset", {})),
+        (WorkspaceLimitsAnswer, ("PUT", "/api/workspaces/ws-s/limits", {"sms": 5})),
+        (WorkspaceLimitsAnswer, ("GET", "/api/workspaces/ws-s/limits", None)),
     ):
         status, answer = server.handle(method, path, body, {}, None)
         assert status == 200, answer

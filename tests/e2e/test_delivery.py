@@ -146,6 +146,35 @@ def test_the_rate_limit_holds_in_every_one_second_window(
     assert {r.headers["idempotency-key"] for r in sent} == set(ids)
 
 
+def test_a_running_worker_follows_a_workspace_limit_set_at_run_time(
+    http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver
+) -> None:
+    # Given a workspace with a backlog, sending at the channel's 20 per second
+    bulk(http, [sms("ws-tier", i) for i in range(150)])
+    with running_worker(env_for(redis_server, receiver, sms_rate_limit=20)):
+        receiver.wait_for(30, timeout_s=30)
+        # When its limit is set to 2 per second through the API, while it sends
+        changed_at = time.time()
+        answer = http.put("/api/workspaces/ws-tier/limits", json={"sms": 2})
+        assert answer.status_code == 200, answer.text
+        time.sleep(4.0)
+        limits = http.get("/api/workspaces/ws-tier/limits").json()["sms"]
+        # (the limit lifted again, so that the jobs in flight drain quickly at the stop)
+        http.put("/api/workspaces/ws-tier/limits", json={"sms": None})
+    arrivals = [r.at for r in receiver.sent()]
+
+    # Then before the change it had the channel's rate, and from a second after it the limit's
+    before = [at for at in arrivals if changed_at - 1 <= at < changed_at]
+    after = [at for at in arrivals if changed_at + 1 <= at < changed_at + 4]
+    assert len(before) >= 12, f"{len(before)} in the second before the change"
+    assert len(after) <= 2 * 3 + 2, f"{len(after)} in the 3 s from 1 s after the change"
+    assert max_per_window(after) <= 3
+    # And the API shows the limit, used
+    assert limits["limit"] == 2
+    assert limits["usedLastSecond"] <= 3
+    assert limits["backlog"] > 0
+
+
 def test_a_small_workspace_is_not_held_up_by_a_big_one(
     http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver
 ) -> None:

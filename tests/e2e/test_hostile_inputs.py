@@ -4,6 +4,7 @@ attack are exactly as they were after it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -27,10 +28,19 @@ class Attack:
     status: int
     content_type: str | None = JSON
     headers: tuple[tuple[str, str], ...] = ()
+    method: str = "POST"
 
 
 def sms(extra: str) -> bytes:
     return (SMS + extra + "}").encode()
+
+
+LIMITS = "/api/workspaces/ws-1/limits"
+
+
+def limits(status: int, name: str, body: bytes, path: str = LIMITS, **extra: Any) -> Attack:
+    """An attack on ``PUT /api/workspaces/{id}/limits`` (a workspace's tier)."""
+    return Attack(f"limits: {name}", path, body, status, method="PUT", **extra)
 
 
 ATTACKS = [
@@ -106,6 +116,29 @@ ATTACKS = [
            headers=(("Idempotency-Key", "k" * 10_000),)),
     Attack("Idempotency-Key with a control character", "/api/schedule-sms", sms(""), 422,
            headers=(("Idempotency-Key", "a\tb"),)),
+    # a workspace's limits (its tier): numbers, shapes, sizes, names
+    limits(400, "integer beyond 64 bits", b'{"sms":' + b"9" * 400 + b"}"),
+    limits(422, "2**64", b'{"sms":18446744073709551616}'),
+    limits(400, "1e999 (infinite)", b'{"sms":1e999}'),
+    limits(400, "NaN", b'{"sms":NaN}'),
+    limits(422, "zero", b'{"sms":0}'),
+    limits(422, "negative", b'{"sms":-1}'),
+    limits(422, "a fraction", b'{"sms":0.5}'),
+    limits(422, "a number as a string", b'{"sms":"10"}'),
+    limits(422, "a boolean", b'{"sms":true}'),
+    limits(422, "an object", b'{"sms":{"limit":10}}'),
+    limits(422, "an unknown channel", b'{"whatsapp":10}'),
+    limits(422, "a valid channel and a bad one", b'{"sms":10,"email":0}'),
+    limits(400, "duplicate keys", b'{"sms":10,"sms":1}'),
+    limits(400, "null body", b"null"),
+    limits(400, "array body", b"[10]"),
+    limits(400, "empty body", b""),
+    limits(413, "10 MB body", b'{"sms":10,"x":"' + b"x" * (10 * MB) + b'"}'),
+    limits(415, "text/plain", b'{"sms":10}', content_type="text/plain"),
+    limits(422, "workspace id with a key separator and glob", b'{"sms":10}',
+           path="/api/workspaces/ws-1:*/limits"),
+    limits(422, "workspace id of 5,000 characters", b'{"sms":10}',
+           path="/api/workspaces/" + "w" * 5000 + "/limits"),
 ]  # fmt: skip
 
 QUERIES = [
@@ -119,6 +152,8 @@ QUERIES = [
     ("/api/jobs/%00", {}, 404),
     ("/api/jobs/..%2F..%2Fkeys", {}, 404),
     ("/api/metrics/workspace/" + "w" * 5000, {}, 404),
+    ("/api/workspaces/" + "w" * 5000 + "/limits", {}, 404),
+    ("/api/workspaces/..%2F..%2Fkeys/limits", {}, 404),
     ("/api/outbox", {"limit": "99999999999999999999"}, 422),
 ]
 
@@ -163,7 +198,9 @@ def test_hostile_inputs_get_their_4xx_and_accepted_jobs_stay_intact(
         headers = dict(attack.headers)
         if attack.content_type is not None:
             headers["Content-Type"] = attack.content_type
-        request = http.build_request("POST", attack.path, content=attack.body, headers=headers)
+        request = http.build_request(
+            attack.method, attack.path, content=attack.body, headers=headers
+        )
         if attack.content_type is None:
             request.headers.pop("Content-Type", None)
         answer = http.send(request)

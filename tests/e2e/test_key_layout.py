@@ -203,6 +203,7 @@ def test_a_full_life_of_jobs_writes_only_keys_that_keyspace_names(tmp_path: Path
         KEYS.callbacks(),
         KEYS.outbox("email"),
         KEYS.tiers("sms"),  # WORKSPACE_RATE_LIMITS, written by the worker as it starts
+        KEYS.tiers("email"),  # PUT /api/workspaces/ws-b/limits
     }
     assert expected_left - left == set()
     buckets = range(started_s // 5 * 5, int(time.time()) // 5 * 5 + 5, 5)
@@ -342,6 +343,10 @@ def run_a_life(
     hits = admin.get("/api/metrics/workspace/ws-a").json()["sms"]["details"]
     assert any("429" in hit["errorMessage"] for hit in hits)
     assert admin.get("/metrics").status_code == 200
+    limits = admin.get("/api/workspaces/ws-a/limits").json()["sms"]
+    assert (limits["limit"], limits["rateLimitHits"]["count"] >= 1) == (20, True)
+    tier = admin.put("/api/workspaces/ws-b/limits", json={"email": 5}).json()
+    assert tier["email"]["limit"] == 5
     reset = {"type": "email", "workspaceId": "ws-b"}
     assert admin.post("/api/metrics/reset", json=reset).json()["success"] is True
     outbox = admin.get("/api/outbox", params={"channel": "email"}).json()["messages"]

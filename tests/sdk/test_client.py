@@ -20,6 +20,7 @@ from queue_services import (
     InvalidSendTimeError,
     JobStatus,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
     SmsMessage,
     UnprocessableEntityError,
@@ -439,3 +440,110 @@ def test_an_empty_bulk_sends_nothing(client: Client, api: respx.MockRouter) -> N
 
     assert not route.called
     assert (result.total, result.success) == (0, True)
+
+
+# ---- workspace limits -------------------------------------------------------------------------
+
+CHANNEL_LIMITS = {
+    "limit": 10,
+    "channelLimit": 50,
+    "usedLastSecond": 10,
+    "throttled": True,
+    "heldUntil": None,
+    "backlog": 1200,
+    "rateLimitHits": {"count": 2, "lastExceeded": "2026-11-24T10:15:30.123Z"},
+}
+WORKSPACE_LIMITS = {
+    "workspaceId": "ws-1",
+    "sms": CHANNEL_LIMITS,
+    "email": {
+        "limit": None,
+        "channelLimit": 100,
+        "usedLastSecond": 0,
+        "throttled": True,
+        "heldUntil": "2026-11-24T10:16:00.000Z",
+        "backlog": 0,
+        "rateLimitHits": {"count": 0, "lastExceeded": None},
+    },
+    "timestamp": "2026-11-24T10:15:45.678Z",
+}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "body"),
+    [
+        ({"sms": 10}, {"sms": 10}),
+        ({"sms": None}, {"sms": None}),  # None removes the limit: sent as null
+        ({"sms": 5, "email": None}, {"sms": 5, "email": None}),
+        ({}, {}),  # nothing given: nothing changes
+    ],
+)
+def test_set_workspace_limits_sends_only_the_channels_given(
+    client: Client, api: respx.MockRouter, arguments: dict[str, object], body: dict[str, object]
+) -> None:
+    route = api.put("/api/workspaces/ws-1/limits").respond(200, json=WORKSPACE_LIMITS)
+
+    limits = client.call("set_workspace_limits", "ws-1", **arguments)
+
+    assert sent_json(route) == body
+    assert "Idempotency-Key" not in route.calls[0].request.headers  # a PUT is idempotent
+    assert limits.sms.limit == 10
+
+
+def test_get_workspace_limits_reads_every_figure(client: Client, api: respx.MockRouter) -> None:
+    api.get("/api/workspaces/ws%3A1%2B2/limits").respond(200, json=WORKSPACE_LIMITS)
+
+    limits = client.call("get_workspace_limits", "ws:1+2")
+
+    sms = limits.sms
+    assert (sms.limit, sms.channel_limit, sms.used_last_second, sms.backlog) == (10, 50, 10, 1200)
+    assert (sms.throttled, sms.held_until) == (True, None)
+    assert sms.rate_limit_hits.count == 2
+    assert sms.rate_limit_hits.last_exceeded == datetime(2026, 11, 24, 10, 15, 30, 123_000, UTC)
+    assert limits.email.held_until == datetime(2026, 11, 24, 10, 16, tzinfo=UTC)
+    assert limits.timestamp.tzinfo is not None
+
+
+def test_check_workspace_rate_limits_keeps_its_fields_and_adds_each_channels_figures(
+    client: Client, api: respx.MockRouter
+) -> None:
+    route = api.get("/api/workspaces/ws-1/limits").respond(200, json=WORKSPACE_LIMITS)
+
+    check = client.call("check_workspace_rate_limits", "ws-1")
+
+    # one request, and the fields it always had, with their meaning
+    assert route.call_count == 1
+    assert (check.workspace_id, check.limited, check.sms_count, check.email_count) == (
+        "ws-1",
+        True,
+        2,
+        0,
+    )
+    assert check.last_sms_exceeded == check.last_exceeded
+    assert check.last_email_exceeded is None
+    # and what app code decides with: limits, use, backlog, throttled, 429s
+    assert (check.sms.limit, check.sms.used_last_second, check.sms.backlog) == (10, 10, 1200)
+    assert check.email.held_until is not None
+    assert check.throttled is True
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(403, PermissionDeniedError), (404, NotFoundError), (422, UnprocessableEntityError)],
+)
+def test_set_workspace_limits_errors_are_typed(
+    client: Client, api: respx.MockRouter, status: int, error: type[Exception]
+) -> None:
+    body = error_body("validation_error", "sms: must be 1 to 100000 sends per second", "sms")
+    api.put("/api/workspaces/ws-1/limits").respond(status, json=body)
+
+    with pytest.raises(error):
+        client.call("set_workspace_limits", "ws-1", sms=0)
+
+
+def test_a_workspace_limits_call_without_a_workspace_sends_nothing(
+    client: Client, api: respx.MockRouter
+) -> None:
+    for method in ("get_workspace_limits", "set_workspace_limits", "check_workspace_rate_limits"):
+        with pytest.raises(ValueError, match="workspace_id"):
+            client.call(method, "")

@@ -25,6 +25,7 @@ from queue_services import (
     RateLimitCheck,
     ResetResult,
     ScheduleResult,
+    WorkspaceLimits,
     WorkspaceRateLimits,
     _endpoints,
 )
@@ -43,6 +44,8 @@ RESULTS: dict[str, type[BaseModel]] = {
     "get_metrics": Metrics,
     "get_workspace_rate_limits": WorkspaceRateLimits,
     "check_workspace_rate_limits": RateLimitCheck,
+    "get_workspace_limits": WorkspaceLimits,
+    "set_workspace_limits": WorkspaceLimits,
     "reset_metrics": ResetResult,
 }
 

@@ -20,6 +20,7 @@ from queue_services import (
     NotFoundError,
     QueueService,
     QueueServiceProtocol,
+    RateLimitCheck,
     SmsMessage,
     UnprocessableEntityError,
 )
@@ -146,6 +147,8 @@ def test_the_fakes_serve_every_public_method(
     assert call("get_metrics").sms.success == 1
     assert call("get_workspace_rate_limits", "ws-1").email.count == 1
     assert call("check_workspace_rate_limits", "ws-1").limited is True
+    assert call("set_workspace_limits", "ws-1", sms=5).sms.limit == 5
+    assert call("get_workspace_limits", "ws-1").sms.used_last_second == 1
     assert call("reset_metrics", channel="email", workspace_id="ws-1").workspace_id == "ws-1"
     assert call("with_options", max_retries=1).server is fake.server
     call("close")
@@ -248,3 +251,78 @@ def test_routes_the_fake_does_not_serve_say_so() -> None:
 
     assert status == 404
     assert body["error"]["message"] == "the fake does not serve GET /api/outbox"
+
+
+def test_workspace_limits_are_kept_and_read_back_with_the_workspaces_usage() -> None:
+    # Given a fake where ws-1 sent two SMS just now and has three due, one due later
+    fake = FakeQueueService(now=NOW)
+    ids = [fake.schedule_sms("+14155550123", f"m{n}", workspace_id="ws-1").job_id for n in range(5)]
+    fake.schedule_sms("+14155550123", "later", workspace_id="ws-1", delay=timedelta(hours=1))
+    fake.complete(ids[0])
+    fake.fail(ids[1], "invalid number")
+
+    # When its SMS are limited to 2/s
+    set_answer = fake.set_workspace_limits("ws-1", sms=2)
+    read = fake.get_workspace_limits("ws-1")
+
+    # Then the limit is kept, and the figures are counted as the server counts them
+    assert set_answer == read
+    assert (read.sms.limit, read.sms.channel_limit) == (2, 50)
+    assert (read.sms.used_last_second, read.sms.backlog, read.sms.throttled) == (2, 3, True)
+    assert (read.email.limit, read.email.channel_limit, read.email.throttled) == (None, 100, False)
+    assert read.timestamp == NOW
+    # And a second later nothing counts: no longer throttled
+    fake.advance(timedelta(seconds=1))
+    assert fake.get_workspace_limits("ws-1").sms.model_dump(
+        include={"used_last_second", "throttled"}
+    ) == {
+        "used_last_second": 0,
+        "throttled": False,
+    }
+    # And None removes the limit, a channel left out keeps its own
+    fake.set_workspace_limits("ws-1", email=20)
+    after = fake.set_workspace_limits("ws-1", sms=None)
+    assert (after.sms.limit, after.email.limit) == (None, 20)
+    assert fake.server.workspace_limits == {"ws-1": {"email": 20}}
+
+
+def test_a_recorded_hold_throttles_the_workspace_until_it_ends() -> None:
+    fake = FakeQueueService(now=NOW)
+
+    fake.record_rate_limit("ws-1", "sms", held_for=timedelta(seconds=30))
+    check = fake.check_workspace_rate_limits("ws-1")
+
+    assert (check.throttled, check.sms.throttled, check.email.throttled) == (True, True, False)
+    assert check.sms.held_until == NOW + timedelta(seconds=30)
+    assert (check.limited, check.sms_count, check.sms.rate_limit_hits.count) == (True, 1, 1)
+    fake.advance(timedelta(seconds=31))
+    assert fake.check_workspace_rate_limits("ws-1").throttled is False
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"sms": 0}, "sms"),
+        ({"email": 100_001}, "email"),
+        ({"sms": True}, "sms"),
+        ({"sms": "10"}, "sms"),
+    ],
+)
+def test_the_fake_refuses_the_limits_the_server_refuses(
+    arguments: dict[str, Any], field: str
+) -> None:
+    fake = FakeQueueService()
+    fake.set_workspace_limits("ws-1", sms=3)
+
+    with pytest.raises(UnprocessableEntityError) as caught:
+        fake.set_workspace_limits("ws-1", **arguments)
+
+    assert caught.value.field == field
+    assert fake.server.workspace_limits == {"ws-1": {"sms": 3}}
+
+
+def test_a_hand_built_rate_limit_check_keeps_working_without_the_new_figures() -> None:
+    # App tests build RateLimitCheck themselves (for a mock): the old fields are still enough
+    check = RateLimitCheck(workspace_id="ws-1", limited=False, sms_count=0, email_count=0)
+
+    assert (check.throttled, check.sms.limit, check.sms.backlog) == (False, None, 0)

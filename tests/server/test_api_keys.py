@@ -233,6 +233,8 @@ PROBES = [
           lambda c, s: c.post("/api/jobs/lookup", json={"jobIds": [_job(s)]}), 200, 200),
     Probe("GET /api/metrics/workspace/A",
           lambda c, s: c.get("/api/metrics/workspace/ws-a"), 404, 200),
+    Probe("GET /api/workspaces/A/limits",
+          lambda c, s: c.get("/api/workspaces/ws-a/limits"), 404, 200),
     Probe("POST /api/schedule-sms (A in body)",
           lambda c, s: c.post("/api/schedule-sms", json=sms("ws-a")), 403, 201),
     Probe("POST /api/schedule-email (A in body)",
@@ -254,6 +256,8 @@ ADMIN_ONLY = [
     ("POST", "/api/keys", {"admin": True}),
     ("POST", "/api/keys", {"workspaceId": "ws-a"}),
     ("DELETE", "/api/keys/abc", None),
+    ("PUT", "/api/workspaces/ws-a/limits", {"sms": 5}),  # even the key's own workspace
+    ("PUT", "/api/workspaces/ws-b/limits", {"sms": 5}),
 ]
 
 

@@ -6,7 +6,10 @@ production, the fake answers the HTTP request as the server would, and the answe
 the same models, or raised as the same exception classes. Jobs stay SCHEDULED until a test
 moves them (`complete`, `fail`, or `run_due` with the fake clock); the metrics count what the
 test finished, and a provider's rate limit is hit only when a test records it
-(`record_rate_limit`).
+(`record_rate_limit`). Workspace limits set with `set_workspace_limits` are kept and read back
+with the workspace's usage counted from the jobs the test finished (`get_workspace_limits`,
+`check_workspace_rate_limits`). The fake checks no API keys: what a workspace key may not do,
+it lets every caller do.
 
     def test_reminder_is_scheduled(fake_queue_service):        # the pytest fixture
         send_reminder(fake_queue_service, appointment)
@@ -44,6 +47,7 @@ from queue_services._limits import (
     MAX_METADATA_DEPTH,
     MAX_SMS_CHARS,
     MAX_SUBJECT_CHARS,
+    MAX_WORKSPACE_RATE_PER_S,
     nesting_depth,
 )
 from queue_services._models import Job, JobStatus
@@ -70,6 +74,15 @@ _DETAILS_SHOWN = 50
 
 #: The window of the `throughput` figure (as the server's).
 _THROUGHPUT_WINDOW = timedelta(seconds=60)
+
+#: The window a workspace's `used_last_second` counts sends over (as the server's).
+_USAGE_WINDOW = timedelta(seconds=1)
+
+#: The server's own words for a limit out of range.
+_RATE_RULE = (
+    f"must be 1 to {MAX_WORKSPACE_RATE_PER_S} sends per second, or null to remove the "
+    "workspace's own limit"
+)
 
 
 def _iso(moment: datetime) -> str:
@@ -181,15 +194,29 @@ class FakeServer:
     provider's rate limit is hit only when `record_rate_limit` says so. Queue depths come from
     the jobs' statuses.
 
+    A workspace's usage on a channel is counted as the server counts it: `used_last_second`
+    from the jobs finished (sent or failed) in the last second of the fake clock, `backlog` from
+    its due jobs still SCHEDULED, `throttled` when it used its limit or a hold from
+    `record_rate_limit(..., held_for=...)` lasts.
+
     Attributes:
         now: the fake's current time (aware, UTC); `advance()` moves it.
         jobs: every job, by id, in creation order.
         rate_limit_hits: the rate-limit hits recorded and not reset, oldest first.
+        workspace_limits: each workspace's own limits, sends per second, by channel (what
+            `set_workspace_limits` set).
+        channel_limits: each channel's limit, sends per second (0: none), as the server's
+            settings would give it: 50 SMS and 100 emails, the server's defaults.
+        holds: until when a workspace's provider account is held on a channel, by (workspace,
+            channel) (what `record_rate_limit(..., held_for=...)` set).
     """
 
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     jobs: dict[str, FakeJob] = field(default_factory=dict)
     rate_limit_hits: list[FakeRateLimitHit] = field(default_factory=list)
+    workspace_limits: dict[str, dict[str, int]] = field(default_factory=dict)
+    channel_limits: dict[str, int] = field(default_factory=lambda: {"sms": 50, "email": 100})
+    holds: dict[tuple[str, str], datetime] = field(default_factory=dict)
     _figures: dict[str, _Figures] = field(
         init=False, repr=False, default_factory=lambda: {name: _Figures() for name in _CHANNELS}
     )
@@ -233,21 +260,30 @@ class FakeServer:
         *,
         error_message: str = "rate limited by the provider (recorded in a test)",
         batch_size: int = 1,
+        held_for: timedelta | None = None,
     ) -> FakeRateLimitHit:
         """Record that a provider rate-limited one of the workspace's batches, as a worker would.
 
-        The hit counts in `get_metrics`, `get_workspace_rate_limits` and
-        `check_workspace_rate_limits` (at the fake clock's time) until a `reset_metrics` covers
-        it. Which job it delayed is up to the test (`fail` it, or leave it scheduled).
+        The hit counts in `get_metrics`, `get_workspace_rate_limits`, `get_workspace_limits`
+        and `check_workspace_rate_limits` (at the fake clock's time) until a `reset_metrics`
+        covers it. Which job it delayed is up to the test (`fail` it, or leave it scheduled).
 
         Args:
             workspace_id: the workspace.
             channel: ``"sms"`` or ``"email"``.
             error_message: the provider's words.
             batch_size: messages in the refused batch.
+            held_for: how long the workspace's provider account is held back after it (the
+                provider's Retry-After): until then the workspace is `throttled` on the
+                channel, with `held_until`. Default: no hold.
         """
         if channel not in _CHANNELS:
             raise ValueError(f"channel must be 'sms' or 'email', not {channel!r}")
+        if held_for is not None:
+            until = self.now + held_for
+            self.holds[workspace_id, channel] = max(
+                until, self.holds.get((workspace_id, channel), until)
+            )
         hit = FakeRateLimitHit(workspace_id, channel, self.now, batch_size, error_message)
         self.rate_limit_hits.append(hit)
         figures = self._figures[channel]
@@ -331,6 +367,12 @@ class FakeServer:
             return 200, self._workspace_rate_limits(path.removeprefix("/api/metrics/workspace/"))
         if (method, path) == ("POST", "/api/metrics/reset"):
             return 200, self._reset(body)
+        if path.startswith("/api/workspaces/") and path.endswith("/limits"):
+            workspace_id = path.removeprefix("/api/workspaces/").removesuffix("/limits")
+            if method == "GET":
+                return 200, self._workspace_limits(workspace_id)
+            if method == "PUT":
+                return 200, self._set_workspace_limits(workspace_id, body)
         raise _Problem(404, "not_found", f"the fake does not serve {method} {path}")
 
     def _schedule(
@@ -541,6 +583,82 @@ class FakeServer:
                 "details": [hit.wire() for hit in reversed(hits)][:_DETAILS_SHOWN],
             }
         return answer
+
+    def _workspace_limits(self, workspace_id: str) -> dict[str, Any]:
+        if not _IDENTIFIER.fullmatch(workspace_id):
+            shown = workspace_id[:MAX_IDENTIFIER_CHARS]
+            raise _Problem(404, "not_found", f"no workspace {shown!r}")
+        answer: dict[str, Any] = {"workspaceId": workspace_id}
+        for channel in _CHANNELS:
+            limit = self.workspace_limits.get(workspace_id, {}).get(channel)
+            jobs = [
+                job
+                for job in self.jobs.values()
+                if (job.workspace_id, job.channel) == (workspace_id, channel)
+            ]
+            used: int | None = sum(
+                1
+                for job in jobs
+                if job.status in (JobStatus.COMPLETED, JobStatus.FAILED)
+                and job.attempts > 0
+                and self.now - _USAGE_WINDOW < job.updated_at <= self.now
+            )
+            if limit is None and not self.channel_limits.get(channel):
+                used = None  # the server keeps no log then: nothing counts the sends
+            held = self.holds.get((workspace_id, channel))
+            held = held if held is not None and held > self.now else None
+            hits = self._hits(workspace_id, channel)
+            answer[channel] = {
+                "limit": limit,
+                "channelLimit": self.channel_limits.get(channel) or None,
+                "usedLastSecond": used,
+                "throttled": held is not None or (limit is not None and (used or 0) >= limit),
+                "heldUntil": _iso(held) if held else None,
+                "backlog": sum(
+                    1
+                    for job in jobs
+                    if job.status is JobStatus.SCHEDULED and job.scheduled_for <= self.now
+                ),
+                "rateLimitHits": {
+                    "count": len(hits),
+                    "lastExceeded": _iso(max(h.at for h in hits)) if hits else None,
+                },
+            }
+        answer["timestamp"] = _iso(self.now)
+        return answer
+
+    def _set_workspace_limits(self, workspace_id: str, body: Any) -> dict[str, Any]:
+        if not _IDENTIFIER.fullmatch(workspace_id):
+            raise _invalid("workspaceId", f"must be {_ID_RULE}")
+        if not isinstance(body, dict):
+            raise _Problem(400, "invalid_json", "the body must be a JSON object")
+        changes: dict[str, int | None] = {}
+        for channel in _CHANNELS:
+            if channel not in body:
+                continue
+            value = body[channel]
+            # as the server reads JSON: 10.0 is 10, a string or a boolean is not a number
+            if isinstance(value, float) and value.is_integer():
+                value = int(value)
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or not 1 <= value <= MAX_WORKSPACE_RATE_PER_S
+            ):
+                raise _invalid(channel, _RATE_RULE)
+            changes[channel] = value
+        unknown = sorted(body.keys() - set(_CHANNELS))
+        if unknown:
+            raise _invalid(unknown[0], "is not a known field (check its spelling)")
+        limits = self.workspace_limits.setdefault(workspace_id, {})
+        for channel, value in changes.items():
+            if value is None:
+                limits.pop(channel, None)
+            else:
+                limits[channel] = value
+        if not limits:
+            del self.workspace_limits[workspace_id]
+        return self._workspace_limits(workspace_id)
 
     def _reset(self, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):

@@ -18,7 +18,15 @@ from queue_services_server.api.auth import ApiKeyMiddleware
 from queue_services_server.api.board.routes import create_board
 from queue_services_server.api.openapi import build_openapi
 from queue_services_server.api.request_id import RequestIdMiddleware
-from queue_services_server.api.routes import health, jobs, keys, metrics, outbox, schedule
+from queue_services_server.api.routes import (
+    health,
+    jobs,
+    keys,
+    metrics,
+    outbox,
+    schedule,
+    workspaces,
+)
 from queue_services_server.api.routes._context import json_response
 from queue_services_server.settings import Settings
 from queue_services_server.store.api_keys import ApiKeyStore
@@ -28,6 +36,7 @@ from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.metrics import MetricsStore
 from queue_services_server.store.operations import OperatorStore
 from queue_services_server.store.outbox import Outbox
+from queue_services_server.store.tiers import TierStore
 
 logger = logging.getLogger("queue_services_server")
 
@@ -58,6 +67,7 @@ def create_app(settings: Settings, *, redis: RedisClient | None = None) -> Starl
                 "metrics": MetricsStore(client, keys),
                 "operator": OperatorStore(client, keys),
                 "outbox": Outbox(client, keys),
+                "tiers": TierStore(client, keys),
             }
         finally:
             if redis is None:
@@ -74,6 +84,7 @@ def create_app(settings: Settings, *, redis: RedisClient | None = None) -> Starl
             *keys.routes(),
             *outbox.routes(),
             *metrics.routes(),
+            *workspaces.routes(),
             *health.routes(),
             Route("/openapi.json", openapi_json, methods=["GET"]),
             Mount("/admin/queues", create_board(settings)),

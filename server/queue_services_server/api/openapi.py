@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import models_json_schema
 
+from queue_services._limits import IDENTIFIER_PATTERN, MAX_IDENTIFIER_CHARS
 from queue_services_server.api import schemas
 from queue_services_server.api.routes.jobs import ListQuery
 from queue_services_server.settings import Settings
@@ -39,6 +40,7 @@ _REQUESTS: list[type[BaseModel]] = [
     BulkSmsRequest,
     BulkEmailRequest,
     schemas.KeyCreateRequest,
+    schemas.LimitsRequest,
 ]
 _ANSWERS: list[type[BaseModel]] = [
     schemas.ScheduleAnswer,
@@ -51,6 +53,7 @@ _ANSWERS: list[type[BaseModel]] = [
     schemas.OutboxAnswer,
     schemas.MetricsAnswer,
     schemas.WorkspaceMetricsAnswer,
+    schemas.WorkspaceLimitsAnswer,
     schemas.ResetAnswer,
     schemas.HealthAnswer,
     schemas.ReadyAnswer,
@@ -94,6 +97,17 @@ _IDEMPOTENCY_KEY = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7e]+$"},
 }
 _JOB_ID = {"name": "jobId", "in": "path", "required": True, "schema": {"type": "string"}}
+#: A workspace id in a path, with its rule: a PUT answers 422 to one that breaks it.
+_WORKSPACE_ID = {
+    "name": "workspaceId",
+    "in": "path",
+    "required": True,
+    "schema": {
+        "type": "string",
+        "pattern": f"^{IDENTIFIER_PATTERN}$",
+        "maxLength": MAX_IDENTIFIER_CHARS,
+    },
+}
 
 
 def _post(model: type[BaseModel], summary: str, answers: dict[str, Any]) -> dict[str, Any]:
@@ -310,6 +324,30 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                     **_errors("400", "403", "413", "415", "422"),
                 },
             }
+        },
+        "/api/workspaces/{workspaceId}/limits": {
+            "get": {
+                "summary": "A workspace's limits per channel and what it uses of each now",
+                "parameters": [_WORKSPACE_ID],
+                "responses": {
+                    "200": _json(schemas.WorkspaceLimitsAnswer, "Its limits and usage."),
+                    **_errors("404"),
+                },
+            },
+            "put": {
+                "summary": "Set or remove a workspace's own limits per channel (admin)",
+                "parameters": [_WORKSPACE_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(schemas.LimitsRequest)}},
+                },
+                "responses": {
+                    "200": _json(
+                        schemas.WorkspaceLimitsAnswer, "Set; its limits and usage after it."
+                    ),
+                    **_errors("400", "403", "413", "415", "422"),
+                },
+            },
         },
         "/api/keys": {
             "get": {

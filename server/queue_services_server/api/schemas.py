@@ -38,6 +38,7 @@ from queue_services._limits import (
     MAX_METADATA_DEPTH,
     MAX_SMS_CHARS,
     MAX_SUBJECT_CHARS,
+    MAX_WORKSPACE_RATE_PER_S,
     nesting_depth,
 )
 from queue_services_server.api.sms_encoding import segments
@@ -555,6 +556,88 @@ class ResetAnswer(_Answer):
     success: Literal[True] = True
     type: Channel | None
     workspace_id: str | None = Field(alias="workspaceId")
+
+
+# ---- workspace limits (tiers) ----------------------------------------------------------------
+
+
+def _rate(value: int) -> int:
+    if not 1 <= value <= MAX_WORKSPACE_RATE_PER_S:
+        raise ValueError(
+            f"must be 1 to {MAX_WORKSPACE_RATE_PER_S} sends per second, or null to remove the "
+            "workspace's own limit"
+        )
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON has one kind of number: 10.0 is the integer 10 (as JSON Schema's "integer" says, and
+    # clients that write every number as a float send), 10.5 is not; a string stays refused.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: A workspace's own limit on a channel, sends per second.
+WorkspaceRate = Annotated[
+    int,
+    BeforeValidator(_whole_number),
+    AfterValidator(_rate),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_WORKSPACE_RATE_PER_S}),
+]
+
+
+class LimitsRequest(BaseModel):
+    """Body of ``PUT /api/workspaces/{workspaceId}/limits``: per channel, the workspace's own
+    limit (sends per second), ``null`` to remove it; a channel left out keeps what it has."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    sms: WorkspaceRate | None = None
+    email: WorkspaceRate | None = None
+
+    def changes(self) -> dict[str, int | None]:
+        """The channels the body names, each with its new limit (None: removed)."""
+        return {channel: getattr(self, channel) for channel in sorted(self.model_fields_set)}
+
+
+class ChannelLimitsAnswer(_Answer):
+    """A workspace's limit on one channel and how much of the channel it uses now."""
+
+    limit: int | None = Field(
+        description="The workspace's own limit, sends per second; null: only the channel's."
+    )
+    channel_limit: int | None = Field(
+        alias="channelLimit",
+        description="The channel's limit (SMS_RATE_LIMIT, EMAIL_RATE_LIMIT); null: none.",
+    )
+    used_last_second: int | None = Field(
+        alias="usedLastSecond",
+        description="The workspace's sends with a slot in the last 1000 ms (Redis's clock); "
+        "null when neither it nor the channel has a limit (nothing counts them then).",
+    )
+    throttled: bool = Field(
+        description="Its sends are held back now: as many in the last second as its limit, or "
+        "its provider account held after a 429."
+    )
+    held_until: Instant | None = Field(
+        alias="heldUntil",
+        description="When the hold on its provider account ends (after a 429); null: none.",
+    )
+    backlog: int = Field(description="Its due jobs waiting for their turn on the channel.")
+    rate_limit_hits: RateLimitSummary = Field(
+        alias="rateLimitHits",
+        description="The provider's 429s to its messages since its metrics were last reset.",
+    )
+
+
+class WorkspaceLimitsAnswer(_Answer):
+    """Answer of ``GET`` and ``PUT /api/workspaces/{workspaceId}/limits``."""
+
+    workspace_id: str = Field(alias="workspaceId")
+    sms: ChannelLimitsAnswer
+    email: ChannelLimitsAnswer
+    timestamp: Instant = Field(description="When the figures were read (Redis's clock).")
 
 
 class HealthAnswer(_Answer):

@@ -45,7 +45,8 @@ key                                type    what it holds (who writes it)
 ``{p}:pace:{ch}:{ws}``             zset    the same for one workspace's tier
 ``{p}:pace-next:{ch}[:{ws}]``      string  the next free slot (ms) of the channel, or of the tier
 ``{p}:tiers:{ch}``                 hash    workspace -> its own limit on the channel, sends per
-                                           second (``PUT /api/workspaces/{ws}/limits``)
+                                           second (``PUT /api/workspaces/{ws}/limits``; seeded
+                                           from WORKSPACE_RATE_LIMITS where absent)
 ``{p}:owner:{ch}``                 hash    job id -> the batch holding it, while in flight
 ``{p}:inflight-ws:{ch}``           hash    workspace -> its jobs in flight on the channel
 ``{p}:batch-run:{batch}``          string  the sender running a batch (set once, expires with
@@ -86,9 +87,10 @@ key                                type    what it holds (who writes it)
                                            acks and the workers' heartbeats (its RedisBroker)
 =================================  ======  =========================================================
 
-Lua scripts that reach keys of a workspace they learn from a job record (claim.lua, finish.lua)
-build those names from the prefix they are given, with the patterns above; the store's tests
-check that the names they build are the ones below.
+Lua scripts that reach keys of a workspace they learn from a job record (claim.lua, finish.lua),
+or records of jobs they learn from a send log (tier_usage.lua), build those names from the prefix
+they are given, with the patterns above; the store's tests check that the names they build are
+the ones below.
 
 Idempotency needs no key of its own: a job created with an ``Idempotency-Key`` gets an id derived
 from (workspace, key) (``store/ids.py``), so "has this key been used?" is "does this job exist?".

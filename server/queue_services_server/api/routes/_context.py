@@ -13,6 +13,7 @@ from queue_services_server.settings import Settings
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.metrics import MetricsStore
 from queue_services_server.store.outbox import Outbox
+from queue_services_server.store.tiers import TierStore
 
 
 def settings_of(request: Request) -> Settings:
@@ -31,6 +32,12 @@ def metrics_of(request: Request) -> MetricsStore:
     """The app's metrics store."""
     metrics: MetricsStore = request.state.metrics
     return metrics
+
+
+def tiers_of(request: Request) -> TierStore:
+    """The app's store of workspace limits (tiers)."""
+    tiers: TierStore = request.state.tiers
+    return tiers
 
 
 def outbox_of(request: Request) -> Outbox:
