@@ -3,6 +3,9 @@ attack are exactly as they were after it."""
 
 from __future__ import annotations
 
+import logging
+import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +14,7 @@ import pytest
 import redis as redis_lib
 
 from queue_services_server.store.keys import KeySpace
+from tests.harness import wait_until
 
 KEYS = KeySpace()
 
@@ -236,3 +240,27 @@ def test_a_10_mb_bulk_whose_only_item_is_too_big_is_answered_item_by_item(
     assert answer.json()["accepted"] == 0
     assert answer.json()["results"][0]["error"]["field"] == "metadata"
     assert redis.keys(KEYS.job("*")) == []
+
+
+def test_a_client_that_goes_away_mid_body_stores_nothing_and_logs_no_error(
+    api_url: str, http: httpx.Client, redis: redis_lib.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a client that announces a body, sends part of it, and closes its connection
+    url = httpx.URL(api_url)
+    head = (
+        f"POST /api/schedule-sms HTTP/1.1\r\nHost: {url.host}\r\n"
+        f"Authorization: {http.headers['authorization']}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: 500\r\n\r\n"
+    ).encode()
+    caplog.set_level(logging.DEBUG)
+    with socket.create_connection((url.host, url.port)) as conn:
+        conn.sendall(head + sms("")[:20])
+        time.sleep(0.2)  # the server is reading the body when the client goes
+
+    # Then the server still answers, nothing was stored, and no error was logged
+    wait_until(
+        lambda: any("client went away" in r.getMessage() for r in caplog.records), timeout_s=5
+    )
+    assert http.get("/health").status_code == 200
+    assert not redis.keys(f"{KEYS.prefix}:job:*")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

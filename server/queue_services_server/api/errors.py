@@ -16,7 +16,7 @@ import orjson
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from queue_services_server.api.schemas import ErrorAnswer, ErrorDetail, FieldError
@@ -239,6 +239,19 @@ async def handle_store_unavailable(request: Request, exc: Exception) -> Response
     return error_response(request, error)
 
 
+async def handle_client_disconnect(request: Request, exc: Exception) -> Response:
+    """Handler for a client that went away before its request body was read (a load generator
+    stopping, a phone losing its network): nothing was stored (bodies are read whole before
+    anything is written) and nobody will read an answer, so it is no error of ours to log."""
+    logger.debug(
+        "client went away during %s %s (request %s)",
+        request.method,
+        request.url.path,
+        _request_id(request),
+    )
+    return Response(status_code=400)
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """Handler of last resort: log the traceback, answer 500 with the request id only."""
     logger.error(
@@ -259,5 +272,6 @@ def exception_handlers() -> dict[Any, Any]:
         ApiError: handle_api_error,
         HTTPException: handle_http_exception,
         StoreUnavailableError: handle_store_unavailable,
+        ClientDisconnect: handle_client_disconnect,
         Exception: handle_unexpected,
     }
