@@ -23,6 +23,9 @@ class ApiProcess:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {
+            # One process unless a test asks for more (`api_workers=N`): the suite starts many
+            # servers on two cores; tests/e2e/test_serve_processes.py tests several.
+            "API_WORKERS": "1",
             **worker_env(redis_url, **settings),
             "QUEUE_SERVICES_ADMIN_KEY": ADMIN_KEY,  # as for the in-thread servers
             "API_RATE_LIMIT": "0",  # tests send requests as fast as they can

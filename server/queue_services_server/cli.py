@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the API server against REDIS_URL (production)")
     add_server_options(serve)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="processes answering requests (default: API_WORKERS, or one per CPU)",
+    )
     dev = commands.add_parser(
         "dev", help="run the API with an embedded Redis whose data stays in a local folder"
     )
@@ -87,6 +92,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         "data_dir": "data_dir",
         "processes": "worker_processes",
         "threads": "worker_threads",
+        "workers": "api_workers",
     }
     overrides: dict[str, Any] = {
         field: value

@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("QUEUE_SERVICES_PORT", "port"),
         description="TCP port of the API server.",
     )
+    api_workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Processes `queue-services serve` answers requests with, on one port; by "
+        "default one per CPU this process may use. `queue-services dev` always runs one.",
+    )
     admin_key: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("QUEUE_SERVICES_ADMIN_KEY", "admin_key"),
