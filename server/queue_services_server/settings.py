@@ -90,6 +90,14 @@ class Settings(BaseSettings):
         description="Requests one API key may make per `API_RATE_WINDOW_MS`; more are answered "
         "429 with Retry-After. 0 = no limit.",
     )
+    api_key_cache_ms: int = Field(
+        default=1000,
+        ge=0,
+        le=60_000,
+        description="With no per-key limit (API_RATE_LIMIT=0), how long an API process trusts "
+        "a key it found valid before asking Redis again: a revoked key is refused by the "
+        "other API processes within this time. 0 = ask on every request.",
+    )
     api_rate_window_ms: int = Field(
         default=1000, gt=0, description="Length of the per-key request window, in ms."
     )

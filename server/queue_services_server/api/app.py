@@ -61,7 +61,7 @@ def create_app(settings: Settings, *, redis: RedisClient | None = None) -> Starl
         try:
             keys = KeySpace(settings.redis_prefix)
             yield {
-                "api_keys": ApiKeyStore(client, keys),
+                "api_keys": ApiKeyStore(client, keys, cache_ms=settings.api_key_cache_ms),
                 "settings": settings,
                 "store": JobStore(client, keys),
                 "metrics": MetricsStore(client, keys),

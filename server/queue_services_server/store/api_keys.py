@@ -7,7 +7,11 @@ here, unlike for passwords: the secret is random and long, so there is nothing t
 hash, and checking a key costs microseconds on every request. The comparison is constant-time.
 
 One Redis call (a script) both fetches the record and counts the request against the key's rate
-limit, so authentication costs one round trip per request.
+limit, so authentication costs one round trip per request. Without a per-key limit
+(``API_RATE_LIMIT=0``) there is nothing to count, and a key found valid is kept in the process
+for `cache_ms` (``API_KEY_CACHE_MS``, one second by default): a request then costs no round trip
+for its key, and a revoked key is refused by the process that revoked it at once, by the others
+within `cache_ms` (the bootstrap key has no record: it needs no round trip at all then).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +42,9 @@ _KEY_PATTERN = re.compile(rf"^{KEY_PREFIX}([a-z2-7]{{{_ID_LENGTH}}})_([A-Za-z0-9
 #: The id under which the bootstrap key (``QUEUE_SERVICES_ADMIN_KEY``) is rate limited.
 BOOTSTRAP_KEY_ID = "bootstrap"
 
+#: Most keys a process keeps verified at once (only valid keys are kept; past it, it starts over).
+_MAX_CACHED_KEYS = 10_000
+
 
 @dataclass(frozen=True)
 class ApiKey:
@@ -52,6 +60,18 @@ class ApiKey:
     def admin(self) -> bool:
         """Whether this is an admin key (every workspace, the admin API and the board)."""
         return self.workspace_id is None
+
+
+_BOOTSTRAP = ApiKey(id=BOOTSTRAP_KEY_ID, workspace_id=None, created_at=0, name="bootstrap")
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A key found valid: its secret's hash, what it is, and until when it is trusted."""
+
+    secret_hash: str
+    key: ApiKey
+    until: float  # time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -81,10 +101,14 @@ def parse_key(token: str) -> tuple[str, str] | None:
 class ApiKeyStore:
     """The API keys of one deployment."""
 
-    def __init__(self, redis: aioredis.Redis, keys: KeySpace) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: KeySpace, *, cache_ms: int = 0) -> None:
+        """`cache_ms`: how long a key found valid is trusted without asking Redis again, when
+        no per-key limit needs each request counted there (0: always ask)."""
         self._redis = redis
         self._keys = keys
         self._authenticate: AsyncScript = load_script(redis, "authenticate.lua")
+        self._cache_s = cache_ms / 1000
+        self._verified: dict[str, _Verified] = {}
 
     async def create(
         self, *, workspace_id: str | None, name: str | None = None
@@ -132,6 +156,7 @@ class ApiKeyStore:
                 pipe.delete(self._keys.api_key(key_id))
                 pipe.zrem(self._keys.api_keys(), key_id)
                 deleted, _ = await pipe.execute()
+        self._verified.pop(key_id, None)
         return bool(deleted)
 
     async def authenticate(
@@ -144,6 +169,18 @@ class ApiKeyStore:
             parsed = parse_key(token)
             if parsed is None:
                 return Authentication(None)
+        cached = limit == 0 and self._cache_s > 0
+        if cached and parsed is None:
+            return Authentication(_BOOTSTRAP)
+        if cached and parsed is not None:
+            verified = self._verified.get(parsed[0])
+            secret_hash = _hash(parsed[1])
+            if (
+                verified is not None
+                and verified.until > time.monotonic()
+                and hmac.compare_digest(secret_hash, verified.secret_hash)
+            ):
+                return Authentication(verified.key)
         key_id = BOOTSTRAP_KEY_ID if parsed is None else parsed[0]
         with translate_redis_errors():
             raw, count, left = await self._authenticate(
@@ -151,15 +188,20 @@ class ApiKeyStore:
                 args=["0" if parsed is None else "1", limit, window_ms],
             )
         if parsed is None:
-            key = ApiKey(id=BOOTSTRAP_KEY_ID, workspace_id=None, created_at=0, name="bootstrap")
-            return Authentication(key, int(count), int(left))
+            return Authentication(_BOOTSTRAP, int(count), int(left))
         if not raw:
             return Authentication(None)
         stored: dict[str, Any] = orjson.loads(raw)
         # Constant-time: the time taken must not tell how much of a guessed secret was right.
-        if not hmac.compare_digest(_hash(parsed[1]), str(stored.get("hash", ""))):
+        secret_hash = str(stored.get("hash", ""))
+        if not hmac.compare_digest(_hash(parsed[1]), secret_hash):
             return Authentication(None)
-        return Authentication(_from_stored(key_id, stored), int(count), int(left))
+        key = _from_stored(key_id, stored)
+        if cached:
+            if len(self._verified) >= _MAX_CACHED_KEYS:
+                self._verified.clear()
+            self._verified[key_id] = _Verified(secret_hash, key, time.monotonic() + self._cache_s)
+        return Authentication(key, int(count), int(left))
 
 
 def _from_record(key_id: str, raw: bytes | str) -> ApiKey:
