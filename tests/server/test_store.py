@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 
 import orjson
@@ -189,3 +190,25 @@ async def test_create_survives_redis_forgetting_its_scripts(
 
     assert (first.outcome, second.outcome) == (CreateOutcome.CREATED, CreateOutcome.CREATED)
     assert redis.exists(KEYS.job("job-2"))
+
+
+async def test_a_job_due_soon_wakes_the_dispatchers_and_one_due_later_does_not(
+    store: JobStore, redis: redis_lib.Redis
+) -> None:
+    # Given a job due in a minute, then jobs due at once, in one call and then in chunks
+    later = record(new_job_id(NOW))
+    await store.create([later])
+    assert redis.lrange(KEYS.wake("sms"), 0, -1) == []
+
+    now = [
+        dataclasses.replace(record(new_job_id(NOW)), scheduled_for=NOW)
+        for _ in range(CREATE_CHUNK_SIZE + 1)
+    ]
+    await store.create(now[:1])
+    assert redis.lrange(KEYS.wake("sms"), 0, -1) == [b"1"]
+
+    # Then the dispatchers' token is there, once however many jobs woke them
+    redis.delete(KEYS.wake("sms"))
+    await store.create(now[1:])
+    assert redis.lrange(KEYS.wake("sms"), 0, -1) == [b"1"]
+    assert redis.lrange(KEYS.wake("email"), 0, -1) == []

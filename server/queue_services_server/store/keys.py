@@ -34,8 +34,9 @@ key                                type    what it holds (who writes it)
                                            expiry in ms; an expired lease (a killed worker) puts
                                            the job back on the schedule (claim.lua, finish.lua,
                                            renewed by the sending actor)
-``{p}:wake:{ch}``                  list    at most one token: pushed when a job becomes due soon or
-                                           a batch finishes, so a sleeping dispatcher wakes at once
+``{p}:wake:{ch}``                  list    at most one token: pushed when a job is created due soon
+                                           (create_jobs.lua) or a batch finishes, so a sleeping
+                                           dispatcher wakes at once
 ``{p}:rate-hold:{ch}:{account}``   string  ms time until which one provider account of a channel
                                            (``shared``, or a workspace with its own) sends
                                            nothing, after the provider's 429 (expires by itself)
