@@ -64,7 +64,16 @@ class Request:
     headers: dict[str, str]
     at: float
     action: Action | None = None
+    #: The connection it came on (1 for the first the provider accepted), and whether it was
+    #: that connection's first request.
+    connection: int = 0
+    first_on_connection: bool = False
 
+
+#: The provider's event loop is looked at every `LAG_TICK_S`; a wake-up later than
+#: `LAG_REPORTED_S` is recorded in `FaultyProvider.lags`.
+LAG_TICK_S = 0.005
+LAG_REPORTED_S = 0.005
 
 #: Decides what to do with a request, given it and every request seen before it.
 Behaviour = Callable[[Request, list[Request]], Action]
@@ -80,6 +89,9 @@ class FaultyProvider:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Connections accepted so far.
     connections: int = 0
+    #: (time.time(), seconds) of each time the provider's event loop woke more than
+    #: `LAG_REPORTED_S` late: requests read then were timestamped late by as much.
+    lags: list[tuple[float, float]] = field(default_factory=list)
 
     def accepted_keys(self) -> set[str]:
         """Idempotency keys of the messages the provider took at least once."""
@@ -150,6 +162,7 @@ def running_faulty_provider(
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         provider.connections += 1
+        connection, served = provider.connections, 0
         try:
             if read_delay_s:
                 await asyncio.sleep(read_delay_s)
@@ -158,7 +171,15 @@ def running_faulty_provider(
                 if read is None:
                     break
                 headers, raw = read
-                action = provider.decide(Request(orjson.loads(raw), headers, time.time()))
+                request = Request(
+                    orjson.loads(raw),
+                    headers,
+                    time.time(),
+                    connection=connection,
+                    first_on_connection=not served,
+                )
+                served += 1
+                action = provider.decide(request)
                 if isinstance(action, Reset):
                     _reset(writer)
                     return
@@ -189,7 +210,18 @@ def running_faulty_provider(
             keep(loop.create_task(handle(reader, writer)))
             await asyncio.sleep(accept_every_s)
 
+    async def watch_lag() -> None:
+        # The provider's clock is read when its loop gets to a request: a loop held up (this
+        # process's other threads hold the GIL) timestamps the requests late, all at once.
+        while True:
+            before = loop.time()
+            await asyncio.sleep(LAG_TICK_S)
+            lag = loop.time() - before - LAG_TICK_S
+            if lag > LAG_REPORTED_S:
+                provider.lags.append((time.time(), lag))
+
     async def serve() -> asyncio.Server | socket.socket:
+        keep(loop.create_task(watch_lag()))
         if not accept_every_s:
             # By default a deep accept queue: a burst of connections must not wait for a SYN
             # retry (1 s).
