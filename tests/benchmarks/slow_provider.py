@@ -70,7 +70,7 @@ from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.store.keys import KeySpace
 from tests import faulty_provider
 from tests.api_process import running_api
-from tests.benchmarks.common import Figures
+from tests.benchmarks.common import Figures, tree_cpu_s
 from tests.benchmarks.run import NODE_DIR, ensure_node_packages, machine, node_available
 from tests.harness import ADMIN_HEADERS, WaitTimeout, wait_until
 from tests.receiver import max_per_window
@@ -209,6 +209,43 @@ def arrivals(provider: faulty_provider.FaultyProvider) -> list[faulty_provider.R
         return list(provider.requests)
 
 
+def busiest_window(
+    requests: list[faulty_provider.Request], window_s: float = 1.0
+) -> list[faulty_provider.Request]:
+    """The requests of the busiest `window_s` window (the first such, if several)."""
+    ordered = sorted(requests, key=lambda r: r.at)
+    best: tuple[int, int] = (0, 0)
+    start = 0
+    for end, request in enumerate(ordered):
+        while request.at - ordered[start].at >= window_s:
+            start += 1
+        if end + 1 - start > best[1] - best[0]:
+            best = (start, end + 1)
+    return ordered[best[0] : best[1]]
+
+
+def connection_figures(provider: faulty_provider.FaultyProvider) -> Figures:
+    """Where the busiest window's requests came from: how many were the first request of a new
+    connection (a request whose connection the provider was slow to accept arrives late, after
+    its slot, whatever the sender did), and how late the provider's own loop was around it (a
+    loop held up timestamps requests late, together: the measurement's own jitter)."""
+    requests = arrivals(provider)
+    busiest = busiest_window(requests)
+    first = min((r.at for r in requests), default=0.0)
+    lags = list(provider.lags)
+    around = [
+        lag for at, lag in lags if busiest and busiest[0].at - 0.01 <= at <= busiest[-1].at + 0.01
+    ]
+    return {
+        "provider_max_lag_ms": max((lag for _, lag in lags), default=0.0) * 1000,
+        "busiest_lag_ms": max(around, default=0.0) * 1000,
+        "busiest_first_on_connection": sum(r.first_on_connection for r in busiest),
+        "first_on_connection_after_2s": sum(
+            r.first_on_connection for r in requests if r.at >= first + 2
+        ),
+    }
+
+
 def pacing_figures(times: list[float], rate: int) -> Figures:
     """Utilisation (the rate from the first arrival to the last, over the limit) and the most
     arrivals in any 1 s window."""
@@ -262,6 +299,7 @@ def latency_run(
         keys = Counter(r.headers.get("idempotency-key") for r in seen)
         return {
             **pacing_figures([r.at for r in seen], rate),
+            **connection_figures(provider),
             "distinct": len(keys),
             "finished": sut.finished(),
             "connections": provider.connections,
@@ -366,6 +404,12 @@ def script_names(side: Side) -> dict[str, str]:
     return names
 
 
+def redis_cpu_s(client: redis_lib.Redis) -> float:
+    """CPU time the redis-server has used, seconds."""
+    cpu = client.info("cpu")
+    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
+
 def commandstats(client: redis_lib.Redis) -> dict[str, int]:
     stats = client.info("commandstats")
     return {name.removeprefix("cmdstat_"): int(value["calls"]) for name, value in stats.items()}
@@ -462,11 +506,14 @@ def redis_cost_run(
         before = commandstats(sut.client)
         started = time.monotonic()
         watching: AbstractContextManager[object] = watch or nullcontext()
-        with watching, worker(side, env, processes):
+        redis_cpu = redis_cpu_s(sut.client)
+        with watching, worker(side, env, processes) as process:
             with suppress(WaitTimeout):
                 wait_until(done, timeout_s=messages / rate * 4 + 30, interval_s=0.5)
             elapsed = time.monotonic() - started
             after = commandstats(sut.client)
+            worker_cpu = tree_cpu_s(process[0].pid)
+            redis_cpu = redis_cpu_s(sut.client) - redis_cpu
             if watch is not None:
                 watch.stop()
             time.sleep(idle_s)
@@ -497,6 +544,8 @@ def redis_cost_run(
         "commands_per_message_less_idle": (total - idle_per_s * elapsed) / messages,
         "idle_commands_per_s": idle_per_s,
         "commands_per_s": total / elapsed,
+        "worker_cpu_pct": worker_cpu / elapsed * 100,
+        "redis_cpu_us_per_message": redis_cpu / messages * 1e6,
     }
     for name, calls in run.most_common(8):
         figures[f"cmd {name}"] = calls / messages
@@ -663,13 +712,17 @@ def slow_accept_scenario(args: argparse.Namespace, sides: list[Side], report: Re
             o, b = pair(got, i)
             rows.append(
                 f"| {backlog} | {every_ms} ms | {delay_ms} ms "
-                f"| {show(o['max_per_1s'], 0)} | {show(o['utilisation_pct'])}% "
+                f"| {show(o['max_per_1s'], 0)} ({show(o['busiest_first_on_connection'], 0)}) "
+                f"| {show(o['utilisation_pct'])}% "
                 f"| {show(o['distinct'], 0)} | {show(o['connections'], 0)} "
-                f"| {show(b.get('max_per_1s'), 0)} | {show(b.get('utilisation_pct'))}% "
+                f"| {show(b.get('max_per_1s'), 0)} "
+                f"({show(b.get('busiest_first_on_connection'), 0)}) "
+                f"| {show(b.get('utilisation_pct'))}% "
                 f"| {show(b.get('distinct'), 0)} | {show(b.get('connections'), 0)} |"
             )
     return table(
-        "Slow to accept: 1,000 SMS at 100/s, provider latency 0.3 s",
+        "Slow to accept: 1,000 SMS at 100/s, provider latency 0.3 s (in brackets: how many of "
+        "the busiest second's requests were the first on a new connection)",
         "| listen backlog | one accept per | pause before reading | ours: most in 1 s "
         "| ours: utilisation | ours: arrived | ours: connections | baseline: most in 1 s "
         "| baseline: utilisation | baseline: arrived | baseline: connections |",
@@ -719,8 +772,9 @@ def kill_scenario(args: argparse.Namespace, sides: list[Side], report: Report) -
 
 def redis_cost_scenario(args: argparse.Namespace, sides: list[Side], report: Report) -> str:
     rows = []
-    runs = ((50, 1000, "webhook", 1), (1000, 10_000, "null", 1), (1000, 10_000, "null", 2))
-    for rate, messages, kind, processes in runs:
+    for run_spec in args.cost:
+        rate_text, messages_text, kind, processes_text = run_spec.split(":")
+        rate, messages, processes = int(rate_text), int(messages_text), int(processes_text)
         for side in sides:
             params = {"rate": rate, "messages": messages, "provider": kind, "processes": processes}
             for monitor in (False, True):
@@ -761,13 +815,15 @@ def redis_cost_scenario(args: argparse.Namespace, sides: list[Side], report: Rep
                 f"{show(f['completed_per_s'], 0)}/s | {show(f['commands_per_message'], 2)} "
                 f"({show(f['commands_per_message_less_idle'], 2)} less idle) | {top} "
                 f"| {show(f['idle_commands_per_s'], 0)}: {idle} "
-                f"| {show(watched['client_calls_per_message'], 2)}: {calls} |"
+                f"| {show(watched['client_calls_per_message'], 2)}: {calls} "
+                f"| {show(f['worker_cpu_pct'], 0)}% | {show(f['redis_cpu_us_per_message'], 0)} |"
             )
     return table(
         "Redis cost per message: INFO commandstats over the run (commands scripts ran included), "
         "and the calls clients sent (MONITOR, in a second run)",
         "| run | side | finished, rate | commands per message | top commands per message "
-        "| idle commands/s | client calls per message, by command and script |",
+        "| idle commands/s | client calls per message, by command and script "
+        "| worker CPU | Redis CPU per message, µs |",
         rows,
     )
 
@@ -820,6 +876,12 @@ def main() -> None:
         nargs="+",
         default=["1:20:0", "4:10:0", "8:5:0", "1024:0:50"],
         help="slow-accept variants, BACKLOG:ACCEPT_EVERY_MS:READ_DELAY_MS",
+    )
+    parser.add_argument(
+        "--cost",
+        nargs="+",
+        default=["50:1000:webhook:1", "1000:10000:null:1", "1000:10000:null:2"],
+        help="redis-cost runs, RATE:MESSAGES:PROVIDER:WORKER_PROCESSES (webhook or null)",
     )
     parser.add_argument("--tier-bound-s", type=float, default=90)
     parser.add_argument("--kill-latencies", type=float, nargs="+", default=[0.0])
