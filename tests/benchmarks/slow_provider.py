@@ -18,10 +18,11 @@ per run, one `queue-services worker` (1 process, 8 threads) and a `queue-service
   ws-fast, channel at 50/s: ws-fast's rate (bounded at `--tier-bound-s`, 90 s).
 * `kill`: 3,000 SMS at 200/s, `LEASE_S=3`, the worker killed with SIGKILL after 1,000 and after
   2,000 distinct messages reached the provider, started again each time: requests beyond one
-  per job (duplicates), and whether every job arrived.
+  per job (duplicates), and whether every job arrived; `--kill-latencies` (0: instant).
 * `redis-cost`: Redis commands per message (`INFO commandstats`, script-internal commands
-  included) at 50/s through the webhook provider and at 1,000/s through the null provider, and
-  from a MONITOR of the same run the calls clients sent, split by command and by Lua script.
+  included), worker and Redis CPU, at 50/s through the webhook provider and at 1,000/s through
+  the null provider with 1 and 2 worker processes (`--cost RATE:MESSAGES:PROVIDER:PROCESSES`);
+  and, from a MONITOR of a second run, the calls clients sent, by command and by Lua script.
 * `bullmq`: BullMQ (Node, `tests/benchmarks/bullmq_node`) with its worker limiter
   `{max: rate, duration: 1000}` and a processor that POSTs to the same provider, concurrency
   max(50, 1.5 x rate x latency), for `--bullmq-latencies` (0.3 and 2.5 s) at each of `--rates`.
