@@ -17,10 +17,19 @@ from tests.workers import stop_process, worker_env
 
 class ApiProcess:
     """`queue-services serve` on a fixed port of 127.0.0.1; `start()` may be called again after
-    `stop()` or `kill()`, and serves on the same address."""
+    `stop()` or `kill()`, and serves on the same address. `python`: the interpreter that runs it
+    (this one by default; another venv's runs the code installed there)."""
 
-    def __init__(self, redis_url: str, *, port: int | None = None, **settings: object) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        port: int | None = None,
+        python: str = sys.executable,
+        **settings: object,
+    ) -> None:
         self.port = port or free_port()
+        self.python = python
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = {
             # One process unless a test asks for more (`api_workers=N`): the suite starts many
@@ -35,7 +44,7 @@ class ApiProcess:
     def start(self, timeout_s: float = 30) -> None:
         """Start the server and wait until `/health` answers (Redis may be away: not `/ready`)."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "queue_services_server.cli", "serve", "--port", str(self.port)],
+            [self.python, "-m", "queue_services_server.cli", "serve", "--port", str(self.port)],
             env=self._env,
             start_new_session=True,
         )
@@ -61,9 +70,11 @@ class ApiProcess:
 
 
 @contextmanager
-def running_api(redis_url: str, **settings: object) -> Iterator[ApiProcess]:
+def running_api(
+    redis_url: str, *, python: str = sys.executable, **settings: object
+) -> Iterator[ApiProcess]:
     """An API server process for the duration of a `with` block."""
-    api = ApiProcess(redis_url, **settings)
+    api = ApiProcess(redis_url, python=python, **settings)
     api.start()
     try:
         yield api

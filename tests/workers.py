@@ -39,13 +39,16 @@ def start_worker(
     threads: int = 4,
     prefix: Sequence[str] = (),
     heartbeats: int = 1,
+    python: str = sys.executable,
 ) -> subprocess.Popen[bytes]:
-    """Start `queue-services worker` (after `prefix`, e.g. ``ip netns exec HOST``) and wait until
-    `heartbeats` worker processes, its own and others', have registered with the broker."""
+    """Start `queue-services worker` (after `prefix`, e.g. ``ip netns exec HOST``) with the
+    interpreter `python` (this one by default; another venv's runs the code installed there, as
+    the benchmarks run an earlier commit), and wait until `heartbeats` worker processes, its own
+    and others', have registered with the broker."""
     process = subprocess.Popen(
         [
             *prefix,
-            sys.executable,
+            python,
             "-m",
             "queue_services_server.cli",
             "worker",
@@ -118,10 +121,15 @@ def delivery_env(redis_url: str, receiver_url: str, **settings: object) -> dict[
 
 @contextmanager
 def running_worker(
-    env: Mapping[str, str], *, processes: int = 1, threads: int = 4, prefix: Sequence[str] = ()
+    env: Mapping[str, str],
+    *,
+    processes: int = 1,
+    threads: int = 4,
+    prefix: Sequence[str] = (),
+    python: str = sys.executable,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """A worker for the duration of a `with` block."""
-    process = start_worker(env, processes=processes, threads=threads, prefix=prefix)
+    """A worker for the duration of a `with` block (see `start_worker`)."""
+    process = start_worker(env, processes=processes, threads=threads, prefix=prefix, python=python)
     try:
         yield process
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -42,5 +43,25 @@ def tree_rss_mb(pid: int) -> float:
     while stack:
         current = stack.pop()
         total += rss_mb(current)
+        stack += _children(current)
+    return total
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) one process has used, seconds (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    # Fields 14 and 15 of stat (utime, stime), counted after the command's closing bracket.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU time of a process and all its descendants now alive, seconds."""
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        total += cpu_s(current)
         stack += _children(current)
     return total

@@ -111,6 +111,32 @@ const scenarios = {
     };
   },
 
+  // tests/benchmarks/slow_provider.py: the worker limiter in front of a provider that answers
+  // after a latency; each job is POSTed to it (fetch keeps connections alive), as a BullMQ
+  // service sends an SMS. The provider's own clock gives the figures; this returns the counts.
+  async provider_latency({ messages, rate, concurrency, providerUrl, timeoutS }) {
+    const queue = new Queue("sms", { connection });
+    await addBulk(queue, [...Array(messages).keys()].map((i) => ({ name: "send", data: data(i, `ws-${i % 3}`) })));
+    let completed = 0, failed = 0;
+    const worker = new Worker("sms", async (job) => {
+      const answer = await fetch(`${providerUrl}/send-sms`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": job.id },
+        body: JSON.stringify({ to: job.data.phoneNumber, message: job.data.message, workspaceId: job.data.workspaceId }),
+      });
+      await answer.text();
+      if (!answer.ok) throw new Error(`provider answered ${answer.status}`);
+      return "ok";
+    }, { connection, concurrency, limiter: { max: rate, duration: 1000 } });
+    worker.on("completed", () => { completed++; });
+    worker.on("failed", () => { failed++; });
+    const deadline = performance.now() + timeoutS * 1000;
+    while (completed + failed < messages && performance.now() < deadline) await sleep(100);
+    await worker.close();
+    await queue.close();
+    return { completed, failed };
+  },
+
   async lateness({ messages, spread_s }) {
     const queue = new Queue("sms", { connection });
     const late = [];
