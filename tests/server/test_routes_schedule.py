@@ -178,6 +178,14 @@ def test_every_answer_carries_a_request_id(http: httpx.Client) -> None:
 
     assert response.headers["X-Request-ID"] == "trace-123"
     assert response.json()["requestId"] == "trace-123"
+    # without one (or with one not plain enough to log), the server makes one: 16 hex digits,
+    # sent once, the same as in the body
+    for offered in ({}, {"X-Request-ID": "no spaces please"}):
+        answer = http.post("/api/schedule-sms", json={}, headers=offered)
+        assert len(answer.headers.get_list("X-Request-ID")) == 1
+        made = answer.headers["X-Request-ID"]
+        assert re.fullmatch(r"[0-9a-f]{16}", made)
+        assert answer.json()["requestId"] == made
 
 
 # ---- bad input ------------------------------------------------------------------------------

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: A client's own X-Request-ID is echoed only if it is short and plain, so it is safe to log.
@@ -27,14 +26,19 @@ class RequestIdMiddleware:
             if name == b"x-request-id":
                 offered = value.decode("latin-1")
                 break
-        request_id = offered if _ACCEPTABLE.fullmatch(offered) else uuid.uuid4().hex[:16]
+        # 64 random bits as 16 hex digits (uuid4().hex[:16] took 3% of a scheduling request)
+        request_id = offered if _ACCEPTABLE.fullmatch(offered) else os.urandom(8).hex()
         scope.setdefault("state", {})["request_id"] = request_id
+
+        header = (b"x-request-id", request_id.encode("latin-1"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if "x-request-id" not in headers:
-                    headers["X-Request-ID"] = request_id
+                # The raw header list, as the ASGI message holds it: no MutableHeaders per answer.
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                    headers.append(header)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_id)
