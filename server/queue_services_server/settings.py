@@ -298,6 +298,10 @@ class Settings(BaseSettings):
         '"authToken": "...", "from": "+1..."}}.',
     )
 
+    def rate_limit(self, channel: str) -> int:
+        """The channel's limit, sends per second across every worker (0: none)."""
+        return self.sms_rate_limit if channel == "sms" else self.email_rate_limit
+
     def provider_account(self, channel: str, workspace_id: str) -> str:
         """The provider account `workspace_id`'s messages on `channel` go out through: the
         workspace's own (its id) when the settings give it one, else ``"shared"``. A provider's

@@ -95,7 +95,7 @@ class ChannelConfig:
     @classmethod
     def from_settings(cls, settings: Settings, channel: str) -> ChannelConfig:
         """The config of `channel` ("sms" or "email")."""
-        rate = settings.sms_rate_limit if channel == "sms" else settings.email_rate_limit
+        rate = settings.rate_limit(channel)
         batch = settings.sms_batch_size if channel == "sms" else settings.email_batch_size
         return cls(
             channel=channel,

@@ -29,7 +29,6 @@ from queue_services_server.api.schemas import (
     from_ms,
     is_identifier,
 )
-from queue_services_server.settings import Settings
 from queue_services_server.store.records import CHANNELS
 
 logger = logging.getLogger("queue_services_server")
@@ -38,11 +37,6 @@ _ID_RULE = (
     f"must be 1 to {MAX_IDENTIFIER_CHARS} characters of letters, digits and . _ : @ + -, "
     "starting with a letter or digit"
 )
-
-
-def channel_limit(settings: Settings, channel: str) -> int:
-    """The channel's limit, sends per second (0: none)."""
-    return settings.sms_rate_limit if channel == "sms" else settings.email_rate_limit
 
 
 async def limits_answer(request: Request, workspace_id: str) -> WorkspaceLimitsAnswer:
@@ -55,7 +49,7 @@ async def limits_answer(request: Request, workspace_id: str) -> WorkspaceLimitsA
     usage = await tiers_of(request).usage(
         workspace_id,
         accounts={ch: settings.provider_account(ch, workspace_id) for ch in CHANNELS},
-        channel_limits={ch: channel_limit(settings, ch) for ch in CHANNELS},
+        channel_limits={ch: settings.rate_limit(ch) for ch in CHANNELS},
     )
     hits = await metrics_of(request).rate_limit_counts(workspace_id)
     channels = {}
@@ -66,7 +60,7 @@ async def limits_answer(request: Request, workspace_id: str) -> WorkspaceLimitsA
         full = figures.limit is not None and (figures.used or 0) >= figures.limit
         channels[channel] = ChannelLimitsAnswer(
             limit=figures.limit,
-            channelLimit=channel_limit(settings, channel) or None,
+            channelLimit=settings.rate_limit(channel) or None,
             usedLastSecond=figures.used,
             throttled=held or full,
             heldUntil=from_ms(figures.held_until_ms) if figures.held_until_ms else None,

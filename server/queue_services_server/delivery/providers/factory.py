@@ -48,7 +48,7 @@ def build_provider(channel: str, settings: Settings, outbox: Outbox) -> Provider
     "sends")."""
     check_provider_settings(settings)
     name = settings.sms_provider if channel == "sms" else settings.email_provider
-    rate = settings.sms_rate_limit if channel == "sms" else settings.email_rate_limit
+    rate = settings.rate_limit(channel)
     if name == "outbox":
         return OutboxProvider(outbox)
     if name == "null":
