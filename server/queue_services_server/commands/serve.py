@@ -11,6 +11,7 @@ environment, as the parent read it (`app_for_worker_process`).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -40,10 +41,10 @@ def api_processes(settings: Settings) -> int:
     return max(len(os.sched_getaffinity(0)), 1) if hasattr(os, "sched_getaffinity") else 1
 
 
-def run_api(settings: Settings) -> None:
-    """Serve the API with uvicorn in this process until interrupted."""
-    config = uvicorn.Config(
-        create_app(settings),
+def _uvicorn(settings: Settings, app: Starlette | str, **more: Any) -> None:
+    """uvicorn serving `app` (an app, or the import string of a factory) as we configure it."""
+    uvicorn.run(
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -51,8 +52,13 @@ def run_api(settings: Settings) -> None:
         log_config=None,
         proxy_headers=False,
         server_header=False,
+        **more,
     )
-    uvicorn.Server(config).run()
+
+
+def run_api(settings: Settings) -> None:
+    """Serve the API with uvicorn in this process until interrupted."""
+    _uvicorn(settings, create_app(settings))
 
 
 def app_for_worker_process() -> Starlette:
@@ -69,17 +75,7 @@ def run_api_processes(settings: Settings, processes: int) -> None:
     """Serve the API with `processes` uvicorn worker processes on one socket until interrupted."""
     for field, variable in _PASSED_ON.items():
         os.environ[variable] = str(getattr(settings, field))
-    uvicorn.run(
-        _APP_FACTORY,
-        factory=True,
-        workers=processes,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        log_config=None,
-        proxy_headers=False,
-        server_header=False,
-    )
+    _uvicorn(settings, _APP_FACTORY, factory=True, workers=processes)
 
 
 def serve(settings: Settings) -> int:
