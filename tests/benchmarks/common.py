@@ -37,14 +37,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, MB."""
-    total, stack = 0.0, [pid]
+def descendants(pid: int) -> list[int]:
+    """The processes `pid` started, and theirs, now alive (Linux's /proc)."""
+    found, stack = [], _children(pid)
     while stack:
         current = stack.pop()
-        total += rss_mb(current)
+        found.append(current)
         stack += _children(current)
-    return total
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, MB."""
+    return sum(rss_mb(each) for each in [pid, *descendants(pid)])
 
 
 def cpu_s(pid: int) -> float:
@@ -59,9 +64,4 @@ def cpu_s(pid: int) -> float:
 
 def tree_cpu_s(pid: int) -> float:
     """CPU time of a process and all its descendants now alive, seconds."""
-    total, stack = 0.0, [pid]
-    while stack:
-        current = stack.pop()
-        total += cpu_s(current)
-        stack += _children(current)
-    return total
+    return sum(cpu_s(each) for each in [pid, *descendants(pid)])

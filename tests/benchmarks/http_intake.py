@@ -14,8 +14,8 @@ Then the bulk request of 5,000 SMS on both (median of 3, plain httpx). The peer 
 one `addBulk`; the in-process `addBulk` of BullMQ is `run.py`'s `intake-bulk` row.
 
 Ours is `queue-services serve` as a user starts it, with the per-key request limit lifted
-(`API_RATE_LIMIT=0`: the figure is the server's capacity, not the limit's); `--workers` passes
-`--workers N` when the server has that option. The peer (`bullmq_node/service.mjs`) has no
+(`API_RATE_LIMIT=0`: the figure is the server's capacity, not the limit's), with its default of
+one process per CPU unless `--workers N` says. The peer (`bullmq_node/service.mjs`) has no
 authentication, idempotency or per-field validation, as the seeds' service had none; ours does all
 three on every request.
 """
@@ -23,7 +23,6 @@ three on every request.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import statistics
@@ -40,11 +39,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
+from queue_services_server.commands.serve import api_processes
 from queue_services_server.dev import EmbeddedRedis, free_port
-from tests.harness import WaitTimeout, wait_until
+from queue_services_server.settings import Settings
+from tests.api_process import running_api
+from tests.benchmarks.run import NODE_DIR, ensure_node_packages
+from tests.harness import ADMIN_KEY, WaitTimeout, wait_until
 
-NODE_DIR = Path(__file__).parent / "bullmq_node"
-KEY = "bench-key"
+KEY = ADMIN_KEY
 
 #: The body of the seeds' FAQ for `POST /api/schedule-sms`.
 SMS_BODY = (
@@ -116,34 +118,12 @@ def _wait_ready(url: str, path: str, process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def serving_ours(redis_url: str, workers: int | None) -> Iterator[str]:
-    """`queue-services serve` on a free port of 127.0.0.1."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "REDIS_URL": redis_url,
-        "QUEUE_SERVICES_LOG_LEVEL": "warning",
-        "QUEUE_SERVICES_ADMIN_KEY": KEY,
-        "API_RATE_LIMIT": "0",  # the server's capacity, not the per-key limit's
-    }
-    command = [sys.executable, "-m", "queue_services_server.cli", "serve", "--port", str(port)]
-    if workers is not None:
-        command += ["--workers", str(workers)]
-    process = subprocess.Popen(command, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, "/ready", process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def ensure_node_packages() -> None:
-    """Install the peer's npm packages into bullmq_node/ on first use."""
-    if not (NODE_DIR / "node_modules" / "express").is_dir():
-        subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=NODE_DIR, check=True
-        )
+    """`queue-services serve` on a free port of 127.0.0.1 (tests/api_process.py: the per-key
+    limit lifted), with as many processes as it starts by default (one per CPU) unless
+    `workers` says."""
+    processes = workers if workers is not None else api_processes(Settings())
+    with running_api(redis_url, api_workers=processes) as api:
+        yield api.url
 
 
 @contextmanager

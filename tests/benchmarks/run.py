@@ -69,7 +69,9 @@ def node_available() -> bool:
 
 
 def ensure_node_packages() -> None:
-    if not (NODE_DIR / "node_modules" / "bullmq").is_dir():
+    """Install bullmq_node/'s npm packages (every one its package.json names) on first use."""
+    wanted = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]
+    if not all((NODE_DIR / "node_modules" / name).is_dir() for name in wanted):
         subprocess.run(
             ["npm", "install", "--no-audit", "--no-fund", "--silent"],
             cwd=NODE_DIR,
@@ -78,19 +80,25 @@ def ensure_node_packages() -> None:
         )
 
 
+def run_bench_mjs(scenario: str, redis_url: str, **params: Any) -> dict[str, Any]:
+    """One scenario of bullmq_node/bench.mjs: the JSON it prints last."""
+    argument = json.dumps({"scenario": scenario, "redisUrl": redis_url, **params})
+    done = subprocess.run(
+        ["node", "bench.mjs", argument],
+        cwd=NODE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"node {scenario} failed: {done.stderr[-2000:]}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
 def node_run(scenario: str, **params: Any) -> Callable[[str], Figures]:
     def run(redis_url: str) -> Figures:
-        argument = json.dumps({"scenario": scenario, "redisUrl": redis_url, **params})
-        done = subprocess.run(
-            ["node", "bench.mjs", argument],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"node {scenario} failed: {done.stderr[-2000:]}")
-        figures: Figures = json.loads(done.stdout.strip().splitlines()[-1])
+        figures = run_bench_mjs(scenario, redis_url, **params)
         return {
             name: float(value) if value is not None else math.inf for name, value in figures.items()
         }

@@ -72,7 +72,7 @@ from queue_services_server.store.keys import KeySpace
 from tests import faulty_provider
 from tests.api_process import running_api
 from tests.benchmarks.common import Figures, tree_cpu_s
-from tests.benchmarks.run import NODE_DIR, ensure_node_packages, machine, node_available
+from tests.benchmarks.run import ensure_node_packages, machine, node_available, run_bench_mjs
 from tests.harness import ADMIN_HEADERS, WaitTimeout, wait_until
 from tests.receiver import max_per_window
 from tests.workers import start_worker, stop_worker, worker_env
@@ -572,27 +572,15 @@ def bullmq_run(*, rate: int, latency_s: float, messages: int) -> Figures:
         EmbeddedRedis(Path(folder)) as redis,
         faulty_provider.running_faulty_provider(lambda *_: answer) as provider,
     ):
-        argument = json.dumps(
-            {
-                "scenario": "provider_latency",
-                "redisUrl": redis.url,
-                "messages": messages,
-                "rate": rate,
-                "concurrency": concurrency,
-                "providerUrl": provider.url,
-                "timeoutS": messages / rate / 0.3 + 30,
-            }
+        node = run_bench_mjs(
+            "provider_latency",
+            redis.url,
+            messages=messages,
+            rate=rate,
+            concurrency=concurrency,
+            providerUrl=provider.url,
+            timeoutS=messages / rate / 0.3 + 30,
         )
-        done = subprocess.run(
-            ["node", "bench.mjs", argument],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"node provider_latency failed: {done.stderr[-2000:]}")
-        node: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
         seen = arrivals(provider)
     return {
         **pacing_figures([r.at for r in seen], rate),

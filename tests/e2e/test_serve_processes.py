@@ -14,17 +14,9 @@ import httpx
 from queue_services_server.commands.serve import api_processes
 from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.settings import Settings
+from tests.benchmarks.common import descendants
 from tests.harness import ADMIN_HEADERS, ADMIN_KEY, wait_until
 from tests.workers import worker_env
-
-
-def children(pid: int) -> set[int]:
-    """The processes `pid` started, and theirs (Linux's /proc)."""
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            found |= {int(child)} | children(int(child))
-    return found
 
 
 def serving_processes(pid: int) -> set[int]:
@@ -32,7 +24,7 @@ def serving_processes(pid: int) -> set[int]:
     resource tracker is one of the descendants too)."""
     return {
         child
-        for child in children(pid)
+        for child in descendants(pid)
         if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
     }
 
