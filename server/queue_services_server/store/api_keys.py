@@ -163,45 +163,54 @@ class ApiKeyStore:
         self, token: str, *, bootstrap_key: str | None, limit: int, window_ms: int
     ) -> Authentication:
         """Check a bearer token and count the request against its key's rate limit."""
-        # None for the bootstrap key, which has no stored record to check against.
-        parsed: tuple[str, str] | None = None
-        if bootstrap_key is None or not hmac.compare_digest(token.encode(), bootstrap_key.encode()):
-            parsed = parse_key(token)
-            if parsed is None:
-                return Authentication(None)
-        cached = limit == 0 and self._cache_s > 0
-        if cached and parsed is None:
-            return Authentication(_BOOTSTRAP)
-        if cached and parsed is not None:
-            verified = self._verified.get(parsed[0])
-            secret_hash = _hash(parsed[1])
-            if (
-                verified is not None
-                and verified.until > time.monotonic()
-                and hmac.compare_digest(secret_hash, verified.secret_hash)
-            ):
-                return Authentication(verified.key)
-        key_id = BOOTSTRAP_KEY_ID if parsed is None else parsed[0]
-        with translate_redis_errors():
-            raw, count, left = await self._authenticate(
-                keys=[self._keys.api_key(key_id), self._keys.api_rate(key_id)],
-                args=["0" if parsed is None else "1", limit, window_ms],
+        is_bootstrap = bootstrap_key is not None and hmac.compare_digest(
+            token.encode(), bootstrap_key.encode()
+        )
+        if is_bootstrap:
+            if limit == 0:  # no record to check, nothing to count
+                return Authentication(_BOOTSTRAP)
+            _, count, left = await self._check(
+                BOOTSTRAP_KEY_ID, stored=False, limit=limit, window_ms=window_ms
             )
+            return Authentication(_BOOTSTRAP, count, left)
+        parsed = parse_key(token)
         if parsed is None:
-            return Authentication(_BOOTSTRAP, int(count), int(left))
+            return Authentication(None)
+        key_id, secret = parsed
+        offered_hash = _hash(secret)
+        cached = limit == 0 and self._cache_s > 0
+        verified = self._verified.get(key_id) if cached else None
+        # Constant-time comparisons: the time taken must not tell how much of a guess was right.
+        if (
+            verified is not None
+            and verified.until > time.monotonic()
+            and hmac.compare_digest(offered_hash, verified.secret_hash)
+        ):
+            return Authentication(verified.key)
+        raw, count, left = await self._check(key_id, stored=True, limit=limit, window_ms=window_ms)
         if not raw:
             return Authentication(None)
         stored: dict[str, Any] = orjson.loads(raw)
-        # Constant-time: the time taken must not tell how much of a guessed secret was right.
-        secret_hash = str(stored.get("hash", ""))
-        if not hmac.compare_digest(_hash(parsed[1]), secret_hash):
+        stored_hash = str(stored.get("hash", ""))
+        if not hmac.compare_digest(offered_hash, stored_hash):
             return Authentication(None)
         key = _from_stored(key_id, stored)
         if cached:
             if len(self._verified) >= _MAX_CACHED_KEYS:
                 self._verified.clear()
-            self._verified[key_id] = _Verified(secret_hash, key, time.monotonic() + self._cache_s)
-        return Authentication(key, int(count), int(left))
+            self._verified[key_id] = _Verified(stored_hash, key, time.monotonic() + self._cache_s)
+        return Authentication(key, count, left)
+
+    async def _check(
+        self, key_id: str, *, stored: bool, limit: int, window_ms: int
+    ) -> tuple[bytes | None, int, int]:
+        """authenticate.lua: the key's record (if `stored`), and its request counted."""
+        with translate_redis_errors():
+            raw, count, left = await self._authenticate(
+                keys=[self._keys.api_key(key_id), self._keys.api_rate(key_id)],
+                args=["1" if stored else "0", limit, window_ms],
+            )
+        return raw or None, int(count), int(left)
 
 
 def _from_record(key_id: str, raw: bytes | str) -> ApiKey:
