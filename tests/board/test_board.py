@@ -133,8 +133,9 @@ def test_cancel_send_now_and_retry_from_the_board(
     assert cancelled.status_code == 303
     assert browser.get(f"/api/jobs/{first}", headers=AUTH).json()["status"] == "CANCELLED"
     assert moved.status_code == 303
-    assert redis.zscore(KEYS.schedule("sms"), second) is not None
-    assert abs(redis.zscore(KEYS.schedule("sms"), second) - redis.time()[0] * 1000) < 10_000
+    due = redis.zscore(KEYS.workspace_schedule("sms", "ws-1", "normal"), second)
+    assert due is not None
+    assert abs(due - redis.time()[0] * 1000) < 10_000
     assert "not possible" in refused.headers["location"].replace("+", " ")
 
 

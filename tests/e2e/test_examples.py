@@ -67,7 +67,7 @@ def test_campaign_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
     assert len(hours) == 9
     assert all(8 <= hour < 21 for hour in hours)  # nothing inside the 21:00-08:00 quiet hours
     assert " 08:00 " in lines[1]  # day 1 at 21:30 falls in quiet hours: moved to 08:00
-    assert redis.zcard(KEYS.schedule("sms")) == 9
+    assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 9
 
 
 def test_callback_receiver_example_gets_verified_callbacks(

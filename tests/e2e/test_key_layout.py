@@ -184,7 +184,8 @@ def test_a_full_life_of_jobs_writes_only_keys_that_keyspace_names(tmp_path: Path
     # And the keys the life must have left are there ...
     ids: dict[str, str] = life["ids"]
     expected_left = {KEYS.job(job_id) for name, job_id in ids.items() if name != "cancelled"} | {
-        KEYS.schedule("sms"),  # the SMS due in an hour
+        KEYS.workspace_schedule("sms", "ws-b", "normal"),  # the SMS due in an hour
+        KEYS.due("sms", "normal"),
         KEYS.workspace_jobs("ws-a"),
         KEYS.workspace_jobs("ws-b"),
         KEYS.state("sms", "SCHEDULED"),
@@ -218,10 +219,11 @@ def test_a_full_life_of_jobs_writes_only_keys_that_keyspace_names(tmp_path: Path
         KEYS.api_key(life["revoked_key_id"]),
         KEYS.api_rate(life["key_id"]),
         KEYS.paused("sms"),
-        KEYS.lane("sms", "ws-a", "high"),
-        KEYS.lane("sms", "ws-b", "low"),
-        KEYS.ready("sms"),
-        KEYS.ready("email"),
+        KEYS.workspace_schedule("sms", "ws-a", "high"),
+        KEYS.workspace_schedule("sms", "ws-b", "low"),
+        KEYS.round("sms", "high"),
+        KEYS.round("sms", "low"),
+        KEYS.round("email", "normal"),
         KEYS.inflight("sms"),
         KEYS.inflight("email"),
         KEYS.wake("sms"),

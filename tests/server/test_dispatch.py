@@ -100,17 +100,84 @@ async def test_workspaces_take_turns_and_batches_hold_one_workspace(
     assert all({j.workspace_id for j in c.jobs} == {c.workspace_id} for c in turns)
 
 
-async def test_high_priority_is_taken_first_within_a_workspace(
+async def test_high_priority_goes_before_every_workspace_s_normal_work(
+    stores: tuple[JobStore, DeliveryStore],
+) -> None:
+    jobs, delivery = stores
+    await jobs.create([job("busy", i, due=NOW - 5000) for i in range(30)])
+    await jobs.create([job("otp", i, priority="high") for i in range(2)])
+
+    first = await claim(delivery, size=5)
+    second = await claim(delivery, size=5)
+
+    # "busy" has waited longer, but a one-time code does not wait a turn of every busy workspace
+    assert [j.priority for j in first.jobs] == ["high", "high"]
+    assert first.workspace_id == "otp"
+    assert second.workspace_id == "busy"
+
+
+async def test_high_priority_cannot_starve_normal_work(
+    stores: tuple[JobStore, DeliveryStore],
+) -> None:
+    jobs, delivery = stores
+    await jobs.create([job(f"hi-{w}", i, priority="high") for w in range(3) for i in range(50)])
+    await jobs.create(
+        [job("norm", i) for i in range(50)] + [job("low", i, priority="low") for i in range(50)]
+    )
+
+    turns = [await claim(delivery, size=5) for _ in range(20)]
+
+    served = [c.jobs[0].priority for c in turns]
+    # after PRIORITY_RUN (4) claims in a row passed a priority's due work over, it is served
+    assert served[:5] == ["high", "high", "high", "high", "normal"]
+    assert served.count("normal") >= 3
+    assert served.count("low") >= 2
+    for priority in ("normal", "low"):
+        positions = [i for i, p in enumerate(served) if p == priority]
+        assert max(b - a for a, b in itertools.pairwise([-1, *positions, 20])) <= 8
+
+
+async def test_a_turn_cut_short_by_the_room_in_flight_is_completed_first(
     stores: tuple[JobStore, DeliveryStore],
 ) -> None:
     jobs, delivery = stores
     await jobs.create(
-        [job("ws", i) for i in range(20)] + [job("ws", i, priority="high") for i in range(2)]
+        [job("a", i, due=NOW - 10) for i in range(30)] + [job("b", i) for i in range(30)]
     )
 
-    first = await claim(delivery, size=5)
+    # room for 4 in flight: a's turn of 10 comes in pieces, and b waits for the whole of it
+    pieces = []
+    for _ in range(4):
+        taken = await claim(delivery, size=10, max_in_flight=4)
+        pieces.append((taken.workspace_id, len(taken.jobs)))
+        await delivery.finish(
+            "sms",
+            taken.batch_id,
+            [JobOutcome(j.id, Outcome.SENT, "m") for j in taken.jobs],
+            last=True,
+            batch_size=len(taken.jobs),
+        )
 
-    assert [j.priority for j in first.jobs] == ["high", "high", "normal", "normal", "normal"]
+    assert pieces == [("a", 4), ("a", 4), ("a", 2), ("b", 4)]
+
+
+async def test_a_workspace_due_just_after_a_scheduled_campaign_waits_one_turn(
+    stores: tuple[JobStore, DeliveryStore],
+) -> None:
+    jobs, delivery = stores
+
+    # a campaign of 5,000 all due at one time T, and another workspace's message due at T + 1 s:
+    # the second is in the round as soon as it is due, not behind the campaign's jobs
+    def scheduled(workspace: str, index: int, due: int) -> JobRecord:
+        # created a minute before it is due: it waited on the schedule, not created due
+        return dataclasses.replace(job(workspace, index, due=due), created_at=due - 60_000)
+
+    await jobs.create([scheduled("campaign", i, NOW - 3000) for i in range(5000)])
+    await jobs.create([scheduled("other", 0, NOW - 2000)])
+
+    turns = [await claim(delivery, size=50) for _ in range(3)]
+
+    assert [c.workspace_id for c in turns] == ["campaign", "other", "campaign"]
 
 
 async def test_jobs_not_yet_due_stay_on_the_schedule(
@@ -268,7 +335,8 @@ async def test_finish_retries_and_fails_and_records_rate_limits(
     assert (retried.status, retried.last_error) == ("SCHEDULED", "429 slow down")
     # due 2 s after the outcome was written, on Redis's clock
     assert before + 2000 <= retried.scheduled_for <= after + 2000
-    assert redis.zscore(KEYS.schedule("sms"), "ws-normal-0") == retried.scheduled_for
+    schedule = KEYS.workspace_schedule("sms", "ws", "normal")
+    assert redis.zscore(schedule, "ws-normal-0") == retried.scheduled_for
     assert (failed.status, failed.last_error) == ("FAILED", "400 invalid number")
     [event] = await delivery.rate_events("ws", "sms")
     assert (event["batchSize"], event["errorMessage"]) == (2, "429 slow down")
@@ -325,8 +393,9 @@ async def test_lua_builds_the_key_names_of_keys_py(
     await claim(delivery, size=1)
 
     names = {key.decode() for key in redis.keys("*")}
-    assert KEYS.lane("sms", "ws-1", "normal") in names
-    assert KEYS.ready("sms") in names
+    assert KEYS.workspace_schedule("sms", "ws-1", "normal") in names
+    assert KEYS.round("sms", "normal") in names
+    assert KEYS.priority_run("sms") not in names  # one priority waiting: nothing passed over
     assert KEYS.inflight("sms") in names
 
 

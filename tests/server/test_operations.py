@@ -126,7 +126,7 @@ async def test_retry_send_now_and_their_refusals(
     assert again is ActionOutcome.WRONG_STATUS
     assert now_sent is ActionOutcome.DONE
     assert moved is not None
-    assert redis.zscore(KEYS.schedule("sms"), "ws-normal-1") == now + 12
+    assert redis.zscore(KEYS.workspace_schedule("sms", "ws", "normal"), "ws-normal-1") == now + 12
     assert missing is ActionOutcome.NOT_FOUND
     assert statuses_in_indexes(redis) == {"ws-normal-0": "SCHEDULED", "ws-normal-1": "SCHEDULED"}
 

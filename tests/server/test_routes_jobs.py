@@ -28,7 +28,7 @@ def take_for_sending(redis: redis_lib.Redis, job_id: str) -> None:
     record = orjson.loads(redis.get(KEYS.job(job_id)))
     record["status"] = "PROCESSING"
     redis.set(KEYS.job(job_id), orjson.dumps(record))
-    redis.zrem(KEYS.schedule("sms"), job_id)
+    redis.zrem(KEYS.workspace_schedule("sms", "ws-1", "normal"), job_id)
 
 
 def test_get_job_shows_it_scheduled_with_its_due_time(http: httpx.Client) -> None:
@@ -54,14 +54,16 @@ def test_unknown_job_is_404(http: httpx.Client) -> None:
 
 def test_cancel_takes_the_job_off_the_schedule(http: httpx.Client, redis: redis_lib.Redis) -> None:
     job_id = schedule(http, delay=60_000)
-    assert redis.zscore(KEYS.schedule("sms"), job_id) is not None
+    schedule_key = KEYS.workspace_schedule("sms", "ws-1", "normal")
+    assert redis.zscore(schedule_key, job_id) is not None
 
     response = http.delete(f"/api/jobs/{job_id}")
 
     assert response.status_code == 200
     assert response.json() == {"success": True, "jobId": job_id, "status": "CANCELLED"}
     assert http.get(f"/api/jobs/{job_id}").json()["status"] == "CANCELLED"
-    assert redis.zscore(KEYS.schedule("sms"), job_id) is None
+    assert redis.zscore(schedule_key, job_id) is None
+    assert redis.zscore(KEYS.due("sms", "normal"), "ws-1") is None  # nothing else waits
 
 
 def test_cancel_twice_is_the_same_answer(http: httpx.Client) -> None:

@@ -122,7 +122,7 @@ def test_job_is_stored_on_the_schedule_and_in_the_workspace_index(
 
     record = orjson.loads(redis.get(KEYS.job(job_id)))
     assert record["status"] == "SCHEDULED"
-    due = redis.zscore(KEYS.schedule("sms"), job_id)
+    due = redis.zscore(KEYS.workspace_schedule("sms", "workspace-id", "normal"), job_id)
     assert due == record["scheduledFor"]
     assert redis.zscore(KEYS.workspace_jobs("workspace-id"), job_id) == record["createdAt"]
 

@@ -25,6 +25,8 @@ from queue_services_server.store.records import JobRecord
 KEYS = KeySpace()
 
 NOW = 1_764_000_000_000
+#: The schedule of ws-1's normal-priority SMS, where `record` jobs wait.
+SCHEDULE = KEYS.workspace_schedule("sms", "ws-1", "normal")
 
 
 @pytest.fixture
@@ -61,12 +63,14 @@ async def test_create_stores_records_as_laid_out_in_keys_py(
 
     assert created.outcome is CreateOutcome.CREATED
     assert JobRecord.from_json(redis.get(KEYS.job("job-1"))) == record("job-1")
-    assert redis.zscore(KEYS.schedule("sms"), "job-1") == NOW + 60_000
+    assert redis.zscore(SCHEDULE, "job-1") == NOW + 60_000
+    assert redis.zscore(KEYS.due("sms", "normal"), "ws-1") == NOW + 60_000
     assert redis.zscore(KEYS.workspace_jobs("ws-1"), "job-1") == NOW
     assert redis.zscore(KEYS.state("sms", "SCHEDULED"), "job-1") == NOW
     expected = (
         KEYS.job("job-1"),
-        KEYS.schedule("sms"),
+        SCHEDULE,
+        KEYS.due("sms", "normal"),
         KEYS.workspace_jobs("ws-1"),
         KEYS.state("sms", "SCHEDULED"),
         KEYS.backlog(),
@@ -102,7 +106,7 @@ async def test_bulk_create_is_one_script_call_per_chunk(
         stats.get(name, {}).get("calls", 0) for name in ("cmdstat_evalsha", "cmdstat_eval")
     )
     assert script_calls == 3
-    assert redis.zcard(KEYS.schedule("sms")) == count
+    assert redis.zcard(SCHEDULE) == count
 
 
 async def test_cancel_outcomes(store: JobStore, redis: redis_lib.Redis) -> None:
@@ -122,7 +126,34 @@ async def test_cancel_outcomes(store: JobStore, redis: redis_lib.Redis) -> None:
     assert second[0] is CancelOutcome.ALREADY_CANCELLED
     assert taken[0] is CancelOutcome.NOT_CANCELLABLE
     assert missing == (CancelOutcome.NOT_FOUND, None)
-    assert redis.zrange(KEYS.schedule("sms"), 0, -1) == [b"job-2"]
+    assert redis.zrange(SCHEDULE, 0, -1) == [b"job-2"]
+    assert redis.zscore(KEYS.due("sms", "normal"), "ws-1") is not None
+
+
+async def test_a_workspace_with_nothing_waiting_leaves_the_due_index(
+    store: JobStore, redis: redis_lib.Redis
+) -> None:
+    await store.create([record("job-1"), record("job-2", workspace="ws-2")])
+
+    await store.cancel("job-1", NOW + 5)
+
+    assert redis.exists(SCHEDULE) == 0
+    assert redis.zrange(KEYS.due("sms", "normal"), 0, -1) == [b"ws-2"]
+
+
+async def test_a_campaign_s_jobs_are_listed_in_creation_order(
+    store: JobStore, redis: redis_lib.Redis
+) -> None:
+    def of_campaign(job_id: str, campaign: object) -> JobRecord:
+        body = orjson.dumps({"payload": {}, "metadata": {"campaignId": campaign}}).decode()
+        return dataclasses.replace(record(job_id), body=body)
+
+    await store.create(
+        [of_campaign("job-1", "spring"), of_campaign("job-2", 7), of_campaign("job-3", "spring")]
+    )
+
+    assert redis.lrange(KEYS.campaign("ws-1", "spring"), 0, -1) == [b"job-1", b"job-3"]
+    assert redis.keys(KEYS.campaign("ws-1", "*")) == [KEYS.campaign("ws-1", "spring").encode()]
 
 
 async def test_listing_continues_after_the_cursor_job_is_gone(

@@ -65,4 +65,5 @@ def new_record(
         digest=digest(message, channel),
         body=orjson.dumps(body).decode(),
         callback_url=message.callback_url or callback_url,
+        _decoded_body=body,
     )

@@ -24,6 +24,7 @@ from queue_services_server.store.outbox import Outbox
 from queue_services_server.store.pacing import PacingStore
 from queue_services_server.store.records import CHANNELS
 from queue_services_server.store.tiers import TierStore
+from queue_services_server.store.upgrade import upgrade_store
 
 logger = logging.getLogger("queue_services_server.worker")
 
@@ -105,9 +106,11 @@ class WorkerRuntime:
 
     def start(self) -> None:
         """Start the dispatchers on the running loop, after writing the tiers the settings give
-        (WORKSPACE_RATE_LIMITS) where a workspace has none yet."""
+        (WORKSPACE_RATE_LIMITS) where a workspace has none yet, and once a store made by an
+        earlier release is upgraded."""
         self._tasks = [asyncio.create_task(self._seed_tiers())]
-        self._tasks += [asyncio.create_task(d.run()) for d in self.dispatchers]
+        if self.dispatchers:
+            self._tasks.append(asyncio.create_task(self._dispatch_after_upgrade()))
         if self._dispatch:
             self._tasks.append(asyncio.create_task(self.callbacks.run()))
             if self.retention is not None:
@@ -129,6 +132,18 @@ class WorkerRuntime:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+
+    async def _dispatch_after_upgrade(self) -> None:
+        # Nothing is claimed before the store is in the current layout: a job of layout v1
+        # waiting in the old schedule would otherwise wait behind everything created since.
+        while True:
+            try:
+                await upgrade_store(self.redis, self.keys)
+                break
+            except StoreUnavailableError as exc:
+                logger.warning("store upgrade check failed (Redis is away), again in 1 s: %s", exc)
+                await asyncio.sleep(1)
+        await asyncio.gather(*(dispatcher.run() for dispatcher in self.dispatchers))
 
     async def _seed_tiers(self) -> None:
         if not self.settings.workspace_rate_limits:

@@ -20,10 +20,15 @@ from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.lua import load_script
 from queue_services_server.store.metrics import SERIES_KEPT_S, duration_field, series_bucket
-from queue_services_server.store.records import JobRecord
+from queue_services_server.store.records import PRIORITIES, JobRecord
 
-#: Due jobs moved from the schedule into lanes per claim call: bounds the work of one call.
-PROMOTE_LIMIT = 1000
+#: Workspaces moved from a due index into their round per priority per claim call: bounds the
+#: work of one call (a claim touches workspaces, never the jobs of a backlog).
+PROMOTE_LIMIT = 100
+
+#: After this many claims in a row passed over a priority's due work, the next claim serves it:
+#: high goes first across workspaces, and normal and low are never starved (claim.lua).
+PRIORITY_RUN = 4
 
 #: Rate-limit events kept per workspace and channel.
 RATE_EVENTS_KEPT = 100
@@ -110,12 +115,14 @@ class DeliveryStore:
         """Take the next batch of due jobs of `channel`, from one workspace, fairly (see
         claim.lua for what each argument bounds)."""
         keys = [
-            self._keys.schedule(channel),
-            self._keys.ready(channel),
             self._keys.inflight(channel),
             self._keys.owners(channel),
             self._keys.workspace_inflight(channel),
             self._keys.tiers(channel),
+            self._keys.deficit(channel),
+            self._keys.priority_run(channel),
+            *(self._keys.due(channel, priority) for priority in PRIORITIES),
+            *(self._keys.round(channel, priority) for priority in PRIORITIES),
         ]
         args: list[str | int] = [
             self._keys.prefix,
@@ -129,6 +136,7 @@ class DeliveryStore:
             tier_window_ms,
             max_lease_expiries,
             least,
+            PRIORITY_RUN,
         ]
         with translate_redis_errors():
             reply = await self._claim(keys=keys, args=args)
@@ -191,7 +199,6 @@ class DeliveryStore:
         (`last`: the batch's last call, which counts the batch itself); returns how many jobs
         were updated."""
         keys = [
-            self._keys.schedule(channel),
             self._keys.inflight(channel),
             self._keys.wake(channel),
             self._keys.metrics(channel),

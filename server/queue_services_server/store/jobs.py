@@ -17,7 +17,7 @@ from redis.exceptions import NoScriptError
 from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.lua import load_script
-from queue_services_server.store.records import CHANNELS, JobRecord
+from queue_services_server.store.records import JobRecord
 
 #: Jobs per create_jobs.lua call. A bulk request is split into calls of this size, all sent in one
 #: pipeline: one round trip for the lot, while no single script holds Redis for more than a few ms.
@@ -143,16 +143,29 @@ class JobStore:
             keys: list[str] = []
             args: list[Any] = []
             for record in chunk:
+                job_key = self._keys.job(record.id)
+                campaign = record.campaign_id
+                # the campaign's list, or a stand-in the script does not touch
+                campaign_key = job_key
+                if campaign is not None:
+                    campaign_key = self._keys.campaign(record.workspace_id, campaign)
                 keys += [
-                    self._keys.job(record.id),
-                    self._keys.schedule(record.channel),
+                    job_key,
+                    self._keys.workspace_schedule(
+                        record.channel, record.workspace_id, record.priority
+                    ),
                     self._keys.workspace_jobs(record.workspace_id),
                     self._keys.state(record.channel, record.status),
-                    self._keys.lane(record.channel, record.workspace_id, record.priority),
-                    self._keys.ready(record.channel),
+                    campaign_key,
                     self._keys.wake(record.channel),
                 ]
-                args += [record.id, record.scheduled_for, record.created_at, record.to_json()]
+                args += [
+                    record.id,
+                    record.scheduled_for,
+                    record.created_at,
+                    record.to_json(),
+                    "0" if campaign is None else "1",
+                ]
             args += [self._keys.prefix, max_backlog, WAKE_HORIZON_MS]
             calls.append((len(keys), *keys, *args))
         if len(calls) == 1:
@@ -179,10 +192,9 @@ class JobStore:
 
     async def cancel(self, job_id: str, now_ms: int) -> tuple[CancelOutcome, JobRecord | None]:
         """Cancel a job that is still SCHEDULED; returns what happened and the record after it."""
-        keys = [self._keys.job(job_id), *(self._keys.schedule(channel) for channel in CHANNELS)]
         with translate_redis_errors():
             outcome, raw = await self._cancel_job(
-                keys=keys, args=[job_id, now_ms, self._keys.prefix]
+                keys=[self._keys.job(job_id)], args=[job_id, now_ms, self._keys.prefix]
             )
         record = JobRecord.from_json(raw) if raw else None
         return CancelOutcome(outcome), record

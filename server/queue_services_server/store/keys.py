@@ -9,12 +9,27 @@ key                                type    what it holds (who writes it)
 =================================  ======  =========================================================
 ``{p}:job:{jobId}``                string  the job record: one compact JSON object, see
                                            ``store/records.py`` (create_jobs.lua, cancel_job.lua)
-``{p}:schedule:{channel}``         zset    jobs waiting to be sent on ``channel`` (``sms``,
-                                           ``email``): member = job id, score = due time in ms
-                                           since the epoch. Due-time queries and cancel are
-                                           O(log n) (create_jobs.lua adds a job due later; one
-                                           due at once goes straight to its lane; cancel_job.lua
-                                           removes)
+``{p}:schedule:{ch}:{ws}:{pri}``  zset    jobs of one workspace and priority waiting to be sent on
+                                           channel ``ch``: member = job id, score = due time in ms
+                                           since the epoch (create_jobs.lua adds, claim.lua takes,
+                                           cancel removes; ``enqueue``/``dequeue`` in _common.lua)
+``{p}:due:{ch}:{pri}``             zset    workspaces with jobs of priority ``pri`` waiting, none
+                                           due yet: member = workspace, score = its earliest due
+                                           time (ms); a claim moves those due into the round, so it
+                                           touches workspaces, never a backlog's jobs
+``{p}:round:{ch}:{pri}``           zset    workspaces with due jobs of priority ``pri``, in the
+                                           order they are served: member = workspace, score = its
+                                           place (ms): when its work became due, or when its last
+                                           turn ended. A workspace with waiting jobs is in exactly
+                                           one of ``due`` and ``round``
+``{p}:deficit:{ch}``               hash    ``<ws>|<pri>`` -> jobs left in a workspace's current
+                                           turn (deficit round robin, quantum = the batch size),
+                                           while a turn was cut short by the room in flight
+``{p}:priority-run:{ch}``          hash    priority -> claims in a row that passed over its
+                                           due work (bounds starvation, claim.lua)
+``{p}:campaign:{ws}:{campaign}``   list    ids of a workspace's jobs whose ``metadata.campaignId``
+                                           is ``campaign``, in creation order (create_jobs.lua),
+                                           for cancelling a campaign
 ``{p}:workspace:{ws}:jobs``        zset    every job of workspace ``ws``: member = job id, score =
                                            creation time in ms; the listing index behind
                                            ``GET /api/jobs`` (create_jobs.lua)
@@ -23,13 +38,6 @@ key                                type    what it holds (who writes it)
                                            and the board's lists, with no scan (every script that
                                            changes a status moves the job between these)
 ``{p}:paused:{ch}``                string  present while an operator has paused the channel
-``{p}:lane:{ch}:{ws}:{priority}``  list    due jobs of one workspace and priority, in due order,
-                                           waiting for their turn (claim.lua moves them here from
-                                           the schedule and takes them from here)
-``{p}:ready:{ch}``                 zset    workspaces with due jobs in a lane: member = workspace,
-                                           score = its place in the round (ms): its oldest due
-                                           time when it joins, the time it was last served after
-                                           (claim.lua)
 ``{p}:inflight:{ch}``              zset    jobs taken for sending: member = job id, score = lease
                                            expiry in ms; an expired lease (a killed worker) puts
                                            the job back on the schedule (claim.lua, finish.lua,
@@ -83,6 +91,11 @@ key                                type    what it holds (who writes it)
                                            rate-limit hits (finish.lua)
 ``{p}:series:{ch}:{bucket}``       hash    sent / failed / rateLimited in one 5 s bucket
                                            (bucket = its start, s); expires after 6 h
+``{p}:schedule:{ch}``,             zset,   layout v1 (the first release): one schedule per
+``{p}:lane:{ch}:{ws}:{pri}``,      list,   channel, lanes of due jobs, the round of workspaces
+``{p}:ready:{ch}``                 zset    with due jobs. Read only by the upgrade
+                                           (``store/upgrade.py``), which moves their jobs into
+                                           the layout above and deletes them
 ``{p}:dramatiq:*``                 (many)  Dramatiq's own: the queues of batch messages
                                            (``send-sms-queue``, ``send-email-queue``), their
                                            acks and the workers' heartbeats (its RedisBroker)
@@ -118,9 +131,29 @@ class KeySpace:
         """The record of one job."""
         return f"{self.prefix}:job:{job_id}"
 
-    def schedule(self, channel: str) -> str:
-        """The due-time index of one channel."""
-        return f"{self.prefix}:schedule:{channel}"
+    def workspace_schedule(self, channel: str, workspace_id: str, priority: str) -> str:
+        """The jobs of one workspace and priority waiting on a channel, by due time."""
+        return f"{self.prefix}:schedule:{channel}:{workspace_id}:{priority}"
+
+    def due(self, channel: str, priority: str) -> str:
+        """Workspaces whose waiting jobs of a priority are not due yet, by earliest due time."""
+        return f"{self.prefix}:due:{channel}:{priority}"
+
+    def round(self, channel: str, priority: str) -> str:
+        """Workspaces with due jobs of a priority, in the order they are served."""
+        return f"{self.prefix}:round:{channel}:{priority}"
+
+    def deficit(self, channel: str) -> str:
+        """What is left of each workspace's current turn on a channel."""
+        return f"{self.prefix}:deficit:{channel}"
+
+    def priority_run(self, channel: str) -> str:
+        """Per priority, the claims in a row that passed over its due work."""
+        return f"{self.prefix}:priority-run:{channel}"
+
+    def campaign(self, workspace_id: str, campaign_id: str) -> str:
+        """The ids of a workspace's jobs of one campaign (``metadata.campaignId``)."""
+        return f"{self.prefix}:campaign:{workspace_id}:{campaign_id}"
 
     def workspace_jobs(self, workspace_id: str) -> str:
         """The creation-time index of one workspace's jobs."""
@@ -134,12 +167,16 @@ class KeySpace:
         """Set while the channel is paused."""
         return f"{self.prefix}:paused:{channel}"
 
-    def lane(self, channel: str, workspace_id: str, priority: str) -> str:
-        """Due jobs of one workspace and priority, waiting for their turn."""
+    def legacy_schedule(self, channel: str) -> str:
+        """Layout v1: the one schedule of a channel (read by the upgrade only)."""
+        return f"{self.prefix}:schedule:{channel}"
+
+    def legacy_lane(self, channel: str, workspace_id: str, priority: str) -> str:
+        """Layout v1: due jobs of one workspace and priority (read by the upgrade only)."""
         return f"{self.prefix}:lane:{channel}:{workspace_id}:{priority}"
 
-    def ready(self, channel: str) -> str:
-        """The round of workspaces with due jobs."""
+    def legacy_ready(self, channel: str) -> str:
+        """Layout v1: the round of workspaces with due jobs (read by the upgrade only)."""
         return f"{self.prefix}:ready:{channel}"
 
     def inflight(self, channel: str) -> str:

@@ -15,7 +15,8 @@ import redis.asyncio as aioredis
 
 from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
-from queue_services_server.store.records import CHANNELS
+from queue_services_server.store.records import CHANNELS, SCHEDULED
+from queue_services_server.store.schedules import count_due
 
 #: Upper bounds (s) of the batch-duration histogram buckets, as Prometheus expects them.
 DURATION_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -107,13 +108,11 @@ class MetricsStore:
                 pipe.hgetall(self._keys.rate_limit_counts(channel))
                 for bucket in buckets:
                     pipe.hmget(self._keys.series(channel, bucket), "sent", "failed", "rateLimited")
-                pipe.zcount(self._keys.schedule(channel), f"({now_ms}", "+inf")
-                pipe.zcount(self._keys.schedule(channel), "-inf", now_ms)
+                pipe.zcard(self._keys.state(channel, SCHEDULED))
                 pipe.zcard(self._keys.inflight(channel))
-                pipe.zrange(self._keys.ready(channel), 0, -1)
             replies = iter(await pipe.execute())
+            due = await count_due(self._redis, self._keys, CHANNELS, now_ms)
             result: dict[str, ChannelMetrics] = {}
-            lanes: dict[str, list[str]] = {}
             for channel in CHANNELS:
                 raw = {k.decode(): v for k, v in next(replies).items()}
                 counters = {name: _int(raw.get(name)) for name in COUNTERS}
@@ -121,13 +120,7 @@ class MetricsStore:
                 workspaces = _split(next(replies))
                 rate_limits = _split(next(replies))
                 series = [(bucket, *(_int(value) for value in next(replies))) for bucket in buckets]
-                later, due_on_schedule, in_flight = next(replies), next(replies), next(replies)
-                ready = [ws.decode() for ws in next(replies)]
-                lanes[channel] = [
-                    self._keys.lane(channel, ws, priority)
-                    for ws in ready
-                    for priority in ("high", "normal", "low")
-                ]
+                waiting, in_flight = int(next(replies)), int(next(replies))
                 result[channel] = ChannelMetrics(
                     counters=counters,
                     durations=durations,
@@ -138,20 +131,11 @@ class MetricsStore:
                     rate_limits=rate_limits,
                     series=series,  # type: ignore[arg-type]
                     depth={
-                        "scheduled": int(later),
-                        "due": int(due_on_schedule),
-                        "inFlight": int(in_flight),
+                        "scheduled": max(waiting - due[channel], 0),
+                        "due": due[channel],
+                        "inFlight": in_flight,
                     },
                 )
-            # Due jobs already moved into lanes: a second round trip, bounded by the workspaces
-            # that have due work right now.
-            pipe = self._redis.pipeline(transaction=False)
-            for channel in CHANNELS:
-                for lane in lanes[channel]:
-                    pipe.llen(lane)
-            lengths = iter(await pipe.execute())
-            for channel in CHANNELS:
-                result[channel].depth["due"] += sum(int(next(lengths)) for _ in lanes[channel])
         return result
 
     async def rate_events(

@@ -17,6 +17,7 @@ from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.lua import load_script
 from queue_services_server.store.records import CHANNELS, FINAL_STATUSES, STATUSES, JobRecord
+from queue_services_server.store.schedules import count_due
 
 #: Jobs deleted per clean.lua call.
 CLEAN_CHUNK = 500
@@ -59,15 +60,14 @@ class OperatorStore:
             for channel in CHANNELS:
                 for status in STATUSES:
                     pipe.zcard(self._keys.state(channel, status))
-                pipe.zcount(self._keys.schedule(channel), f"({now_ms}", "+inf")
                 pipe.exists(self._keys.paused(channel))
             replies = iter(await pipe.execute())
+            due = await count_due(self._redis, self._keys, CHANNELS, now_ms)
         result: dict[str, dict[str, int]] = {}
         for channel in CHANNELS:
             counts = {status: int(next(replies)) for status in STATUSES}
-            delayed = int(next(replies))
-            counts["delayed"] = delayed
-            counts["waiting"] = max(counts["SCHEDULED"] - delayed, 0)
+            counts["waiting"] = min(due[channel], counts["SCHEDULED"])
+            counts["delayed"] = counts["SCHEDULED"] - counts["waiting"]
             counts["paused"] = int(next(replies))
             result[channel] = counts
         return result
@@ -115,10 +115,11 @@ class OperatorStore:
             raw = await self._redis.get(self._keys.job(job_id))
             if raw is None:
                 return ActionOutcome.NOT_FOUND, None
-            channel = JobRecord.from_json(raw).channel
+            job = JobRecord.from_json(raw)
+            channel = job.channel
             keys = [
                 self._keys.job(job_id),
-                self._keys.schedule(channel),
+                self._keys.workspace_schedule(channel, job.workspace_id, job.priority),
                 self._keys.state(channel, "FAILED"),
                 self._keys.state(channel, "SCHEDULED"),
                 self._keys.wake(channel),

@@ -28,8 +28,11 @@ STATUSES = (SCHEDULED, PROCESSING, COMPLETED, FAILED, CANCELLED)
 #: Statuses a job never leaves (only retention deletes it, or an operator retries a FAILED one).
 FINAL_STATUSES = (COMPLETED, FAILED, CANCELLED)
 
-#: Channels, each with its own schedule.
+#: Channels, each with its own schedules and limit.
 CHANNELS = ("sms", "email")
+
+#: Priorities, highest first: a claim serves them in this order across workspaces (claim.lua).
+PRIORITIES = ("high", "normal", "low")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,12 @@ class JobRecord:
         """The caller's metadata object, as sent."""
         metadata: dict[str, Any] = self._body().get("metadata") or {}
         return metadata
+
+    @property
+    def campaign_id(self) -> str | None:
+        """The campaign the job belongs to: its ``metadata.campaignId``, when that is a string."""
+        campaign = self.metadata.get("campaignId")
+        return campaign if isinstance(campaign, str) and campaign else None
 
     def _body(self) -> dict[str, Any]:
         if self._decoded_body is None:

@@ -22,14 +22,11 @@ from redis.exceptions import NoScriptError
 from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.lua import load_script
-from queue_services_server.store.records import CHANNELS
+from queue_services_server.store.records import CHANNELS, PRIORITIES
 
 #: Ms: the window `TierStore.usage` counts a workspace's sends over: one second, as its limit
 #: is stated (the pacer's own window adds a margin for jitter; a figure for people does not).
 USAGE_WINDOW_MS = 1000
-
-#: A job's priorities, in the order its lanes are served.
-_PRIORITIES = ("high", "normal", "low")
 
 
 @dataclass(frozen=True)
@@ -113,7 +110,7 @@ class TierStore:
                 keys.pace(channel, workspace_id),
                 keys.pace(channel),
                 keys.rate_hold(channel, accounts[channel]),
-                *(keys.lane(channel, workspace_id, priority) for priority in _PRIORITIES),
+                *(keys.workspace_schedule(channel, workspace_id, p) for p in PRIORITIES),
             ]
             limited = 1 if channel_limits[channel] > 0 else 0
             args: list[str | int] = [keys.prefix, workspace_id, USAGE_WINDOW_MS, limited]

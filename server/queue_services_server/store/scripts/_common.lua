@@ -1,4 +1,5 @@
--- _common.lua: helpers put in front of every script when it is loaded (store/lua.py).
+-- _common.lua: helpers put in front of every script when it is loaded (store/lua.py). They
+-- build key names from the prefix with the patterns of store/keys.py.
 --
 -- notify(prefix, job, now): when the job has a callbackUrl, append its new status to the
 --   {p}:callbacks stream (capped at about 100,000 entries), which the workers' callback
@@ -28,5 +29,27 @@ local function notify(prefix, job, now)
       fields[#fields + 1] = job.providerMessageId
     end
     redis.call('XADD', prefix .. ':callbacks', 'MAXLEN', '~', 100000, '*', unpack(fields))
+  end
+end
+
+-- enqueue(prefix, channel, ws, priority, id, due): put a job on its workspace's schedule (or move
+--   it there to a new due time) and keep the workspace findable: a workspace already in the
+--   round keeps its place, else its entry in the due index is its earliest due time (LT).
+-- dequeue(prefix, channel, ws, priority, id): take a job off its workspace's schedule; a
+--   workspace left with nothing waiting leaves the due index, the round and its deficit. When
+--   jobs remain, a due score that is now too early is left for claim.lua to correct.
+local function enqueue(prefix, channel, ws, priority, id, due)
+  redis.call('ZADD', prefix .. ':schedule:' .. channel .. ':' .. ws .. ':' .. priority, due, id)
+  if not redis.call('ZSCORE', prefix .. ':round:' .. channel .. ':' .. priority, ws) then
+    redis.call('ZADD', prefix .. ':due:' .. channel .. ':' .. priority, 'LT', due, ws)
+  end
+end
+
+local function dequeue(prefix, channel, ws, priority, id)
+  local schedule = prefix .. ':schedule:' .. channel .. ':' .. ws .. ':' .. priority
+  if redis.call('ZREM', schedule, id) == 1 and redis.call('EXISTS', schedule) == 0 then
+    redis.call('ZREM', prefix .. ':due:' .. channel .. ':' .. priority, ws)
+    redis.call('ZREM', prefix .. ':round:' .. channel .. ':' .. priority, ws)
+    redis.call('HDEL', prefix .. ':deficit:' .. channel, ws .. '|' .. priority)
   end
 end

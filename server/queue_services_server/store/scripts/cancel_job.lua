@@ -1,10 +1,10 @@
 -- cancel_job.lua: cancel a job that has not been taken for sending.
 --
 -- KEYS[1]  {p}:job:{id}             string  the job record (status set to CANCELLED here)
--- KEYS[2]  {p}:schedule:sms         zset    the SMS schedule (the job is removed from it)
--- KEYS[3]  {p}:schedule:email       zset    the email schedule (likewise)
 -- ARGV[1]  job id
 -- ARGV[2]  now, ms since the epoch
+-- ARGV[3]  key prefix {p}: the job leaves its workspace's schedule (dequeue in _common.lua),
+--          its status index moves, its workspace's backlog count drops
 --
 -- Returns {outcome, record}: outcome 0 = no such job (record absent), 1 = cancelled now,
 -- 2 = was already cancelled, 3 = not cancellable (taken, sent or failed); record is the record
@@ -25,11 +25,7 @@ if job.status ~= 'SCHEDULED' then
 end
 job.status = 'CANCELLED'
 job.updatedAt = tonumber(ARGV[2])
-if job.channel == 'sms' then
-  redis.call('ZREM', KEYS[2], ARGV[1])
-else
-  redis.call('ZREM', KEYS[3], ARGV[1])
-end
+dequeue(ARGV[3], job.channel, job.workspaceId, job.priority, ARGV[1])
 redis.call('ZREM', ARGV[3] .. ':state:' .. job.channel .. ':SCHEDULED', ARGV[1])
 redis.call('ZADD', ARGV[3] .. ':state:' .. job.channel .. ':CANCELLED', job.updatedAt, ARGV[1])
 raw = cjson.encode(job)

@@ -2,17 +2,17 @@
 -- records as it goes, a few outcomes at a time, so a worker that dies resends only what was at
 -- the provider; the batch's last call says so (its duration then counts in the metrics).
 --
--- KEYS[1]  {p}:schedule:{ch}     zset    retried jobs go back here with their next due time
--- KEYS[2]  {p}:inflight:{ch}     zset    finished jobs leave it
--- KEYS[3]  {p}:wake:{ch}         list    a token for the dispatchers: room in flight again
--- KEYS[4]  {p}:metrics:{ch}      hash    channel counters (HINCRBY; see store/metrics.py)
--- KEYS[5]  {p}:metrics:{ch}:workspaces    hash  "<ws>|total", "<ws>|success", ... counters
--- KEYS[6]  {p}:metrics:{ch}:rate-limits   hash  "<ws>|count", "<ws>|last" (ms)
--- KEYS[7]  {p}:series:{ch}:{bucket}       hash  sent / failed / rateLimited of one time bucket
--- KEYS[8]  {p}:owner:{ch}        hash    job -> batch: finished jobs leave it
--- KEYS[9]  {p}:inflight-ws:{ch}  hash    workspace -> jobs in flight
+-- KEYS[1]  {p}:inflight:{ch}     zset    finished jobs leave it
+-- KEYS[2]  {p}:wake:{ch}         list    a token for the dispatchers: room in flight again
+-- KEYS[3]  {p}:metrics:{ch}      hash    channel counters (HINCRBY; see store/metrics.py)
+-- KEYS[4]  {p}:metrics:{ch}:workspaces    hash  "<ws>|total", "<ws>|success", ... counters
+-- KEYS[5]  {p}:metrics:{ch}:rate-limits   hash  "<ws>|count", "<ws>|last" (ms)
+-- KEYS[6]  {p}:series:{ch}:{bucket}       hash  sent / failed / rateLimited of one time bucket
+-- KEYS[7]  {p}:owner:{ch}        hash    job -> batch: finished jobs leave it
+-- KEYS[8]  {p}:inflight-ws:{ch}  hash    workspace -> jobs in flight
 -- ARGV[1]  key prefix {p} (records {p}:job:{id}, events {p}:rate-events:{ws}:{ch}, status
---          indexes {p}:state:{ch}:{status})
+--          indexes {p}:state:{ch}:{status}; a retried job goes back on its workspace's schedule,
+--          enqueue in _common.lua)
 -- ARGV[2]  channel
 -- ARGV[3]  '1' if this is the batch's last call
 -- ARGV[4]  batch id: only jobs still PROCESSING in this batch are touched (a job whose lease
@@ -26,7 +26,7 @@
 -- then, per job, 5 values: id, outcome, detail, delay_ms, rate_limited
 --   outcome 'sent'  : detail = the provider's message id                  -> COMPLETED
 --   outcome 'retry' : detail = the error; delay_ms = how long from now until
---                     it is tried again                                   -> SCHEDULED
+--                     it is tried again (its workspace's schedule)        -> SCHEDULED
 --   outcome 'failed': detail = the error                                  -> FAILED
 --   rate_limited '1': the provider answered "rate limited" (kept as a workspace event)
 --
@@ -48,14 +48,14 @@ for i = first_job, #ARGV, 5 do
   local id, outcome, detail = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local due, rate_limited = now + tonumber(ARGV[i + 3]), ARGV[i + 4] == '1'
   local key = prefix .. ':job:' .. id
-  local raw = redis.call('HGET', KEYS[8], id) == batch_id and redis.call('GET', key)
+  local raw = redis.call('HGET', KEYS[7], id) == batch_id and redis.call('GET', key)
   if raw then
     local job = cjson.decode(raw)
     if job.status == 'PROCESSING' and job.batch == batch_id then
-      redis.call('ZREM', KEYS[2], id)
-      redis.call('HDEL', KEYS[8], id)
-      if redis.call('HINCRBY', KEYS[9], job.workspaceId, -1) <= 0 then
-        redis.call('HDEL', KEYS[9], job.workspaceId)
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('HDEL', KEYS[7], id)
+      if redis.call('HINCRBY', KEYS[8], job.workspaceId, -1) <= 0 then
+        redis.call('HDEL', KEYS[8], job.workspaceId)
       end
       job.batch = nil
       job.updatedAt = now
@@ -73,7 +73,7 @@ for i = first_job, #ARGV, 5 do
         job.status = 'SCHEDULED'
         job.lastError = detail
         job.scheduledFor = due
-        redis.call('ZADD', KEYS[1], due, id)
+        enqueue(prefix, channel, job.workspaceId, job.priority, id, due)
         counts.retried = counts.retried + 1
       else
         job.status = 'FAILED'
@@ -89,8 +89,8 @@ for i = first_job, #ARGV, 5 do
       if rate_limited then
         counts.rateLimited = counts.rateLimited + 1
         count(job.workspaceId, 'rateLimited')
-        redis.call('HINCRBY', KEYS[6], job.workspaceId .. '|count', 1)
-        redis.call('HSET', KEYS[6], job.workspaceId .. '|last', now)
+        redis.call('HINCRBY', KEYS[5], job.workspaceId .. '|count', 1)
+        redis.call('HSET', KEYS[5], job.workspaceId .. '|last', now)
         local events = prefix .. ':rate-events:' .. job.workspaceId .. ':' .. channel
         redis.call('LPUSH', events, cjson.encode({
           timestamp = now, batchSize = batch_size, errorMessage = detail
@@ -104,28 +104,28 @@ end
 -- metrics: one set of increments per call, the batch itself counted with its last call
 if updated > 0 or last_call then
   local finished = counts.success + counts.failed
-  redis.call('HINCRBY', KEYS[4], 'total', finished)
-  redis.call('HINCRBY', KEYS[4], 'success', counts.success)
-  redis.call('HINCRBY', KEYS[4], 'failed', counts.failed)
-  redis.call('HINCRBY', KEYS[4], 'retried', counts.retried)
-  redis.call('HINCRBY', KEYS[4], 'rateLimited', counts.rateLimited)
+  redis.call('HINCRBY', KEYS[3], 'total', finished)
+  redis.call('HINCRBY', KEYS[3], 'success', counts.success)
+  redis.call('HINCRBY', KEYS[3], 'failed', counts.failed)
+  redis.call('HINCRBY', KEYS[3], 'retried', counts.retried)
+  redis.call('HINCRBY', KEYS[3], 'rateLimited', counts.rateLimited)
   if last_call then
-    redis.call('HINCRBY', KEYS[4], 'batches', 1)
-    redis.call('HINCRBY', KEYS[4], 'batchMs', tonumber(ARGV[6]))
-    redis.call('HINCRBY', KEYS[4], ARGV[7], 1)
+    redis.call('HINCRBY', KEYS[3], 'batches', 1)
+    redis.call('HINCRBY', KEYS[3], 'batchMs', tonumber(ARGV[6]))
+    redis.call('HINCRBY', KEYS[3], ARGV[7], 1)
   end
-  redis.call('HINCRBY', KEYS[4], 'limiterWaits', tonumber(ARGV[8]))
-  redis.call('HSET', KEYS[4], 'lastProcessed', now)
+  redis.call('HINCRBY', KEYS[3], 'limiterWaits', tonumber(ARGV[8]))
+  redis.call('HSET', KEYS[3], 'lastProcessed', now)
   for ws, c in pairs(per_workspace) do
     for name, value in pairs(c) do
-      if value > 0 then redis.call('HINCRBY', KEYS[5], ws .. '|' .. name, value) end
+      if value > 0 then redis.call('HINCRBY', KEYS[4], ws .. '|' .. name, value) end
     end
   end
-  redis.call('HINCRBY', KEYS[7], 'sent', counts.success)
-  redis.call('HINCRBY', KEYS[7], 'failed', counts.failed)
-  redis.call('HINCRBY', KEYS[7], 'rateLimited', counts.rateLimited)
-  redis.call('EXPIRE', KEYS[7], tonumber(ARGV[9]))
+  redis.call('HINCRBY', KEYS[6], 'sent', counts.success)
+  redis.call('HINCRBY', KEYS[6], 'failed', counts.failed)
+  redis.call('HINCRBY', KEYS[6], 'rateLimited', counts.rateLimited)
+  redis.call('EXPIRE', KEYS[6], tonumber(ARGV[9]))
 end
-redis.call('LPUSH', KEYS[3], '1')
-redis.call('LTRIM', KEYS[3], 0, 0)
+redis.call('LPUSH', KEYS[2], '1')
+redis.call('LTRIM', KEYS[2], 0, 0)
 return updated

@@ -6,9 +6,9 @@
 -- KEYS[3]  {p}:pace:{ch}               zset    the channel's send log (kept while the channel
 --                                              has a limit): token "<job id>:<batch id>" -> slot
 -- KEYS[4]  {p}:rate-hold:{ch}:{acct}   string  ms until which the workspace's account is held
--- KEYS[5]  {p}:lane:{ch}:{ws}:high     list    the workspace's due jobs waiting, per priority
--- KEYS[6]  {p}:lane:{ch}:{ws}:normal   list
--- KEYS[7]  {p}:lane:{ch}:{ws}:low      list
+-- KEYS[5]  {p}:schedule:{ch}:{ws}:high     zset  the workspace's waiting jobs, per priority
+-- KEYS[6]  {p}:schedule:{ch}:{ws}:normal   zset  (id -> due ms)
+-- KEYS[7]  {p}:schedule:{ch}:{ws}:low      zset
 -- ARGV[1]  key prefix {p}: job records {p}:job:{id} are named from it (which jobs is known only
 --          from the channel's log)
 -- ARGV[2]  workspace id
@@ -18,7 +18,7 @@
 -- Returns {now, tier, used, hold_until, backlog}: now = Redis's clock (ms); tier = the
 -- workspace's own limit (0: none); used = its sends in the window, -1 if nothing counts them
 -- (no tier and no channel limit: neither log is kept); hold_until = the hold's end (ms, 0: none);
--- backlog = jobs in its lanes (a job cancelled in a lane counts until a claim drops it).
+-- backlog = its jobs due and waiting to be sent.
 --
 -- Counting: with a tier, the workspace's own log, as the pacer judges the tier by it (one
 -- ZCOUNT). Without one, the channel's log: its tokens name jobs and batches, not workspaces, and
@@ -73,7 +73,7 @@ end
 local hold = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
 if hold <= now then hold = 0 end
 
-local backlog = redis.call('LLEN', KEYS[5]) + redis.call('LLEN', KEYS[6])
-  + redis.call('LLEN', KEYS[7])
+local backlog = 0
+for i = 5, 7 do backlog = backlog + redis.call('ZCOUNT', KEYS[i], '-inf', now) end
 
 return {now, tier, used, hold, backlog}

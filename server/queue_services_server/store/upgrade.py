@@ -1,0 +1,49 @@
+"""Upgrading a store made by an earlier release to the current key layout.
+
+Layout v1 (the first release) kept a channel's waiting jobs on one schedule, moved due ones into
+per-workspace lanes and served a round of workspaces from those lanes. The current layout keeps
+them on one schedule per workspace and priority (see `store/keys.py`). Job records, API keys,
+metrics and everything in flight are the same in both, so the upgrade only moves waiting job
+ids: `upgrade_store` runs ``upgrade_v1.lua`` in bounded chunks until no v1 key is left. Workers
+run it when they start (before they claim anything), so the sequence is: stop the old API and
+workers, start the new ones; the jobs scheduled before are delivered. Running it again, or from
+several workers at once, is harmless: each chunk is atomic, and a store with no v1 key costs a
+few commands.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis.asyncio as aioredis
+
+from queue_services_server.store.connection import translate_redis_errors
+from queue_services_server.store.keys import KeySpace
+from queue_services_server.store.lua import load_script
+from queue_services_server.store.records import CHANNELS
+
+#: Jobs moved per script call: a few ms of Redis each.
+UPGRADE_CHUNK = 500
+
+logger = logging.getLogger("queue_services.store.upgrade")
+
+
+async def upgrade_store(redis: aioredis.Redis, keys: KeySpace) -> int:
+    """Move every waiting job of layout v1 onto the current layout; returns how many job ids
+    were looked at (0 when the store was already current)."""
+    script = load_script(redis, "upgrade_v1.lua")
+    total = 0
+    with translate_redis_errors():
+        for channel in CHANNELS:
+            fixed = [keys.legacy_schedule(channel), keys.legacy_ready(channel)]
+            args: list[str | int] = [keys.prefix, channel, UPGRADE_CHUNK]
+            while looked := int(await script(keys=fixed, args=args)):
+                total += looked
+            # lanes of a workspace no longer in the v1 round (cancelled jobs only, in v1)
+            pattern = keys.legacy_lane(channel, "*", "*")
+            lanes = [bytes(name).decode() async for name in redis.scan_iter(match=pattern)]
+            while lanes and (looked := int(await script(keys=[*fixed, *lanes], args=args))):
+                total += looked
+    if total:
+        logger.info("store upgraded from layout v1: %d waiting jobs moved", total)
+    return total
