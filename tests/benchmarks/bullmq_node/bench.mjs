@@ -193,5 +193,5 @@ const scenarios = {
 };
 
 const figures = await scenarios[args.scenario](args);
-process.stdout.write(JSON.stringify(figures) + "\n");
-process.exit(0);
+// Exit once the line is written: to a pipe, a write of more than 64 KB is finished later.
+process.stdout.write(JSON.stringify(figures) + "\n", () => process.exit(0));
