@@ -234,7 +234,7 @@ def dispatch_throughput(
             )
             newest = client.zrange(KEYS.state("sms", "COMPLETED"), -1, -1, withscores=True)
     client.close()
-    elapsed = newest[0][1] / 1000 - due
+    elapsed = float(newest[0][1]) / 1000 - due
     return {
         "messages_per_s": messages / elapsed,
         "worker_idle_rss_mb": idle_worker_mb,

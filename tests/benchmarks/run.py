@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
@@ -112,7 +112,7 @@ def python_peer() -> Any:
     except ImportError:
         return None
     try:
-        import bullmq  # noqa: F401
+        import bullmq  # type: ignore[import-untyped]  # noqa: F401
     except ImportError:
         return None
     return bullmq_python
@@ -121,14 +121,14 @@ def python_peer() -> Any:
 def scenarios(quick: bool) -> list[Scenario]:
     py = python_peer()
     node = node_available()
+    seconds = 1.0 if quick else 10.0
+    spread = 2.0 if quick else 10.0
+    cap = 5.0 if quick else 30.0
     size = {
-        "seconds": 1.0 if quick else 10.0,
         "dispatch": 2_000 if quick else 20_000,
         "rate_messages": 150 if quick else 2_000,
         "lateness": 200 if quick else 2_000,
-        "spread_s": 2.0 if quick else 10.0,
         "backlog": 1_000 if quick else 20_000,
-        "fair_cap_s": 5.0 if quick else 30.0,
         "memory": 5_000 if quick else 100_000,
         "scale_small": 1_000 if quick else 10_000,
         "scale_large": 20_000 if quick else 1_000_000,
@@ -137,11 +137,13 @@ def scenarios(quick: bool) -> list[Scenario]:
     found: list[Scenario] = []
 
     def add(
-        name: str, title: str, runs: dict[str, Callable[[str], Figures] | None], rows: list[Row]
+        name: str,
+        title: str,
+        runs: dict[str, Callable[[str], Figures] | Literal[False] | None],
+        rows: list[Row],
     ) -> None:
         found.append(Scenario(name, title, {side: run for side, run in runs.items() if run}, rows))
 
-    seconds = size["seconds"]
     add(
         "intake-single",
         "1a. Intake: single requests, 16 concurrent clients",
@@ -227,7 +229,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             ),
         ],
     )
-    k, spread = size["lateness"], size["spread_s"]
+    k = size["lateness"]
     add(
         "lateness",
         f"4. Lateness: {k:,} due over {spread:.0f} s",
@@ -242,7 +244,7 @@ def scenarios(quick: bool) -> list[Scenario]:
             Row("lateness", "max_ms", "max, ms", False),
         ],
     )
-    backlog, cap = size["backlog"], size["fair_cap_s"]
+    backlog = size["backlog"]
     add(
         "fairness",
         f"5. Fairness: A has {backlog:,} due, then B schedules 10; 100/s",
