@@ -1,10 +1,13 @@
-"""What the benchmark sides share: figures, percentiles, windows, process memory."""
+"""What the benchmark sides share: figures, percentiles, windows, process memory, and the
+messages a CRM sends (the same job data for every side)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 #: One run's figures, by name (e.g. ``{"messages_per_s": 12000.0}``).
 Figures = dict[str, float]
@@ -65,3 +68,64 @@ def cpu_s(pid: int) -> float:
 def tree_cpu_s(pid: int) -> float:
     """CPU time of a process and all its descendants now alive, seconds."""
     return sum(cpu_s(each) for each in [pid, *descendants(pid)])
+
+
+# ---- the messages a CRM sends -------------------------------------------------------------------
+
+#: The SMS text of the benchmarks' messages: 70 characters, one GSM-7 segment.
+TEXT = "Your appointment is tomorrow at 09:30. Reply STOP to opt out. Thanks!"
+
+#: A campaign newsletter (tables, inline styles, links, varied text: it compresses about 3.8x
+#: with zlib, as real email HTML does), with ``{{name}}`` and ``{{contact}}`` filled in per
+#: contact. Read by bullmq_node/bench.mjs too.
+NEWSLETTER = Path(__file__).parent / "newsletter.html"
+
+#: Bytes of a newsletter once filled in for one contact.
+EMAIL_HTML_BYTES = 20 * 1024
+
+
+def crm_uuid(n: int, kind: int = 8) -> str:
+    """A fixed-width UUID-shaped id for contact (`kind` 8) or campaign (`kind` 9) number `n`:
+    the seeds call them "contact-uuid" and "campaign-uuid"."""
+    return f"{n:08x}-0000-4000-{kind:x}000-{n:012x}"
+
+
+def crm_sms(i: int, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    """SMS `i` of a campaign with the fields the seeds' CRM sends (002, "For immediate SMS
+    sending": phoneNumber, message, contactId, workspaceId, metadata with source and campaignId),
+    ids shaped as UUIDs. bullmq_node/bench.mjs builds the same (`crmSms`)."""
+    return {
+        "phoneNumber": f"+1415555{i % 10_000:04d}",
+        "message": TEXT,
+        "contactId": crm_uuid(i),
+        "workspaceId": workspace_id,
+        "metadata": {"source": "campaign", "campaignId": campaign_id},
+    }
+
+
+@cache
+def _newsletter() -> str:
+    return NEWSLETTER.read_text()
+
+
+def crm_email(i: int, workspace_id: str, campaign_id: str) -> dict[str, Any]:
+    """Email `i` of a campaign, as the seeds' CRM sends it (002: to, subject, html, contactId,
+    workspaceId, metadata), its html the newsletter filled in for the contact
+    (`EMAIL_HTML_BYTES`). bullmq_node/bench.mjs builds the same (`crmEmail`)."""
+    contact = crm_uuid(i)
+    html = _newsletter().replace("{{name}}", f"Contact {i % 10_000_000:07d}")
+    return {
+        "to": f"contact-{i:07d}@example.com",
+        "subject": "Your December newsletter",
+        "html": html.replace("{{contact}}", contact),
+        "contactId": contact,
+        "workspaceId": workspace_id,
+        "metadata": {"source": "campaign", "campaignId": campaign_id},
+    }
+
+
+def campaign_job(channel: str, i: int) -> dict[str, Any]:
+    """Message `i` of the memory scenario (`channel` ``sms`` or ``email``): 20 workspaces, one
+    campaign each, in turn. bullmq_node/bench.mjs builds the same (`campaignJob`)."""
+    make = crm_sms if channel == "sms" else crm_email
+    return make(i, f"workspace-{100 + i % 20}", crm_uuid(i % 20, kind=9))

@@ -130,6 +130,7 @@ def scenarios(quick: bool) -> list[Scenario]:
         "lateness": 200 if quick else 2_000,
         "backlog": 1_000 if quick else 20_000,
         "memory": 5_000 if quick else 100_000,
+        "memory_email": 500 if quick else 10_000,
         "scale_small": 1_000 if quick else 10_000,
         "scale_large": 20_000 if quick else 1_000_000,
         "scale_due": 2_000 if quick else 10_000,
@@ -262,7 +263,7 @@ def scenarios(quick: bool) -> list[Scenario]:
     mem = size["memory"]
     add(
         "memory",
-        f"6a. Redis memory per scheduled SMS ({mem:,} scheduled)",
+        f"6a. Redis memory per scheduled SMS, the seeds' fields ({mem:,} scheduled)",
         {
             "ours": lambda url: ours.memory_per_message(url, messages=mem),
             "bullmq-py": py and (lambda url: py.memory_per_message(url, messages=mem)),
@@ -274,10 +275,23 @@ def scenarios(quick: bool) -> list[Scenario]:
                 "bytes_per_message",
                 "bytes per message",
                 False,
-                "<= 1,024",
-                lambda v: v <= 1024,
+                "<= 700 B per scheduled SMS",
+                lambda v: v <= 700,
             )
         ],
+    )
+    mem_email = size["memory_email"]
+    add(
+        "memory-email",
+        f"6d. Redis memory per scheduled email, 20 KB html ({mem_email:,} scheduled)",
+        {
+            "ours": lambda url: ours.memory_per_message(url, messages=mem_email, channel="email"),
+            "bullmq-py": py
+            and (lambda url: py.memory_per_message(url, messages=mem_email, channel="email")),
+            "bullmq-node": node
+            and node_run("memory_per_message", messages=mem_email, channel="email"),
+        },
+        [Row("memory-email", "bytes_per_message", "bytes per message", False)],
     )
     small, large, due = size["scale_small"], size["scale_large"], size["scale_due"]
     add(
