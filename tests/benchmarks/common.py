@@ -3,14 +3,26 @@ messages a CRM sends (the same job data for every side)."""
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Sequence
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 #: One run's figures, by name (e.g. ``{"messages_per_s": 12000.0}``).
 Figures = dict[str, float]
+
+
+class NotedFigures(dict[str, float]):
+    """Figures with remarks that are not numbers (which Redis command was the slowest); run.py
+    prints the remarks under the table."""
+
+    def __init__(self, figures: Mapping[str, float], notes: Iterable[str] = ()) -> None:
+        super().__init__(figures)
+        self.notes = list(notes)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -68,6 +80,24 @@ def cpu_s(pid: int) -> float:
 def tree_cpu_s(pid: int) -> float:
     """CPU time of a process and all its descendants now alive, seconds."""
     return sum(cpu_s(each) for each in [pid, *descendants(pid)])
+
+
+def script_names(python: str = sys.executable) -> dict[str, str]:
+    """SHA1 -> name of every Lua script the code that `python` imports may run: its store's and
+    Dramatiq's broker's (so that an EVALSHA in a MONITOR or a slow log can be named)."""
+    probe = (
+        "import hashlib, json, pathlib, dramatiq.brokers.redis as d\n"
+        "from queue_services_server.store import lua\n"
+        "root = pathlib.Path(lua.__file__).parent / 'scripts'\n"
+        "names = {hashlib.sha1(lua.script_source(p.name).encode()).hexdigest(): p.stem\n"
+        "         for p in root.glob('*.lua') if not p.name.startswith('_')}\n"
+        "names.update({hashlib.sha1(s).hexdigest(): 'dramatiq:' + n\n"
+        "              for n, s in d._scripts.items()})\n"
+        "print(json.dumps(names))"
+    )
+    done = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True)
+    names: dict[str, str] = json.loads(done.stdout)
+    return names
 
 
 # ---- the messages a CRM sends -------------------------------------------------------------------

@@ -32,7 +32,7 @@ from typing import Any, Literal
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from queue_services_server.dev import EmbeddedRedis, find_redis_server
-from tests.benchmarks import ours
+from tests.benchmarks import campaigns, ours
 from tests.benchmarks.common import Figures
 
 NODE_DIR = Path(__file__).parent / "bullmq_node"
@@ -131,6 +131,7 @@ def scenarios(quick: bool) -> list[Scenario]:
         "backlog": 1_000 if quick else 20_000,
         "memory": 5_000 if quick else 100_000,
         "memory_email": 500 if quick else 10_000,
+        "campaign": 20_000 if quick else 1_000_000,
         "scale_small": 1_000 if quick else 10_000,
         "scale_large": 20_000 if quick else 1_000_000,
         "scale_due": 2_000 if quick else 10_000,
@@ -260,6 +261,33 @@ def scenarios(quick: bool) -> list[Scenario]:
             Row("fairness", "b_wait_max_s", "B's wait max, s", False, "< 1 s", lambda v: v < 1),
         ],
     )
+    campaign = size["campaign"]
+    add(
+        "campaign-fairness",
+        f"5b. Scheduled campaign: A's {campaign:,} due at T, B's 10 at T + 1 s; 100/s",
+        {"ours": lambda url: campaigns.scheduled_campaign(url, campaign=campaign)},
+        [
+            Row("campaign-fairness", "b_late_p50_s", "B's lateness p50, s", False),
+            Row(
+                "campaign-fairness",
+                "b_late_max_s",
+                "B's lateness max, s",
+                False,
+                "B's max wait < 1 s",
+                lambda v: v < 1,
+            ),
+            Row(
+                "campaign-fairness",
+                "longest_command_ms",
+                "longest Redis command, loaded to B sent, ms",
+                False,
+                "<= 20 ms",
+                lambda v: v <= 20,
+            ),
+            Row("campaign-fairness", "commands_over_20ms", "Redis commands over 20 ms", False),
+            Row("campaign-fairness", "load_per_s", "A loaded through the bulk API, msg/s", True),
+        ],
+    )
     mem = size["memory"]
     add(
         "memory",
@@ -326,6 +354,8 @@ def run_scenario(scenario: Scenario, repeats: int) -> None:
                     print(f"  {scenario.name} / {side}: FAILED ({exc})"[:300], flush=True)
                     break
             runs.append(figures)
+            for remark in getattr(figures, "notes", ()):
+                scenario.notes.append(f"{side} run {attempt + 1}: {remark}")
             shown = ", ".join(f"{k} {v:,.1f}" for k, v in figures.items())
             print(
                 f"  {scenario.name} / {side} run {attempt + 1}: {shown} "

@@ -1,6 +1,6 @@
 """The benchmark harness itself (tests/benchmarks/): ratios read "times better than the peer"
-whichever way a figure points, windows count what they should, and every side gets the same job
-data."""
+whichever way a figure points, windows count what they should, scenarios are wired to their rows,
+the slow log is read right, and every side gets the same job data."""
 
 from __future__ import annotations
 
@@ -9,8 +9,29 @@ import math
 import httpx
 import pytest
 
-from tests.benchmarks.common import EMAIL_HTML_BYTES, campaign_job
-from tests.benchmarks.run import NODE_DIR, node_available, number, ratio, run_bench_mjs
+from tests.benchmarks.campaigns import (
+    HARNESS_CLIENT,
+    SLOWLOG_THRESHOLD_US,
+    command_name,
+    lateness_s,
+    summarise,
+)
+from tests.benchmarks.common import (
+    EMAIL_HTML_BYTES,
+    NotedFigures,
+    campaign_job,
+)
+from tests.benchmarks.run import (
+    NODE_DIR,
+    Row,
+    Scenario,
+    node_available,
+    number,
+    ratio,
+    run_bench_mjs,
+    run_scenario,
+    scenarios,
+)
 from tests.harness import ADMIN_HEADERS
 from tests.receiver import max_per_window
 
@@ -34,6 +55,70 @@ def test_numbers_are_shown_readably() -> None:
 def test_the_busiest_window_is_found_wherever_it_starts() -> None:
     times = [0.0, 0.5, 0.99, 1.0, 1.2, 1.9, 3.0]
     assert max_per_window(times, 1.0) == 4  # 1.0, 1.2, 1.9 and 0.99 fall in [0.99, 1.99)
+
+
+# ---- scenario wiring (run.py) -------------------------------------------------------------------
+
+
+def test_every_scenario_has_its_own_name_and_rows_that_name_it() -> None:
+    found = scenarios(quick=True)
+    names = [scenario.name for scenario in found]
+    assert len(names) == len(set(names))
+    assert {"campaign-fairness", "memory", "memory-email"} <= set(names)
+    for scenario in found:
+        assert scenario.rows
+        assert all(row.scenario == scenario.name for row in scenario.rows)
+        assert "ours" in scenario.runs
+
+
+def test_the_remarks_of_a_run_are_noted_under_the_table() -> None:
+    scenario = Scenario(
+        "slow",
+        "Slow",
+        {"ours": lambda url: NotedFigures({"ms": 3.0}, ["longest Redis command 3.0 ms"])},
+        [Row("slow", "ms", "ms", False)],
+    )
+    run_scenario(scenario, repeats=1)
+    assert scenario.results["ours"] == [{"ms": 3.0}]
+    assert scenario.notes == ["ours run 1: longest Redis command 3.0 ms"]
+
+
+# ---- the campaign scenarios' parts (campaigns.py) -----------------------------------------------
+
+
+def test_the_slow_log_names_its_longest_command_by_script_and_leaves_out_the_harness() -> None:
+    scripts = {"2dcba64644512f32c7e04b4fe36f4b9239fb6268": "claim"}
+    claim = b"EVALSHA 2dcba64644512f32c7e04b4fe36f4b9239fb6268 4 a"
+    entries = [
+        {"duration": 1500, "command": b"HGETALL qs:metrics:sms", "client_name": b""},
+        {"duration": 31_000, "command": claim, "client_name": b""},
+        {"duration": 22_000, "command": claim, "client_name": b""},
+        {"duration": 25_000, "command": b"KEYS qs:dramatiq:*", "client_name": b""},
+        {"duration": 75_000, "command": b"SLOWLOG RESET", "client_name": HARNESS_CLIENT.encode()},
+    ]
+    slowest = summarise(entries, scripts)
+    assert (slowest.longest_ms, slowest.longest) == (31.0, "EVALSHA claim")
+    assert (slowest.over_bound, slowest.logged) == (3, 4)
+    assert slowest.kinds == (("EVALSHA claim", 31.0, 2), ("KEYS", 25.0, 1), ("HGETALL", 1.5, 1))
+    assert command_name("FCALL claim 2 a b", scripts) == "FCALL claim"
+    assert command_name("evalsha 0123456789abcdef0123 1 k", scripts) == "EVALSHA 0123456789ab"
+
+
+def test_an_empty_slow_log_reports_its_threshold_as_an_upper_bound() -> None:
+    slowest = summarise([], {})
+    assert slowest.longest_ms == SLOWLOG_THRESHOLD_US / 1000
+    assert slowest.logged == 0
+    assert "no Redis command took 1 ms or more" in slowest.note("during the call")
+
+
+def test_lateness_is_sent_at_less_due_time_and_infinite_when_not_sent() -> None:
+    sent = {
+        "status": "COMPLETED",
+        "scheduledFor": "2026-12-01T09:00:01.000Z",
+        "sentAt": "2026-12-01T09:00:01.250Z",
+    }
+    assert lateness_s(sent) == pytest.approx(0.25)
+    assert lateness_s({**sent, "status": "SCHEDULED", "sentAt": None}) == math.inf
 
 
 # ---- the job data every side is given (common.py) -----------------------------------------------
