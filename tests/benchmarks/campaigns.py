@@ -1,6 +1,6 @@
 """Campaign scenarios (issue 16): one workspace's campaign of up to a million SMS, scheduled for one
-moment, and what it does to everyone else: another workspace's messages behind it, and Redis's
-longest single command meanwhile (its slow log).
+moment or queued, and what it does to everyone else: another workspace's messages behind it, the
+campaign cancelled in one call, and Redis's longest single command meanwhile (its slow log).
 
 Each function takes the URL of a fresh, empty Redis and returns its figures (run.py makes the
 table). Real processes, as in ours.py: `queue-services serve`, `queue-services worker`, the
@@ -28,6 +28,7 @@ import redis as redis_lib
 sys.path.insert(0, str(Path(__file__).parents[2]))
 
 from tests.benchmarks.common import (
+    NotAvailable,
     NotedFigures,
     crm_sms,
     crm_uuid,
@@ -306,3 +307,88 @@ def scheduled_campaign(
         },
         notes,
     )
+
+
+# ---- 8. mass cancel -----------------------------------------------------------------------------
+
+
+def cancel_campaign(http: httpx.Client, body: dict[str, Any]) -> httpx.Response:
+    """``POST /api/jobs/cancel``; `NotAvailable` if this build has no such route."""
+    answer = http.post("/api/jobs/cancel", json=body)
+    no_route = answer.status_code == 405 or (
+        answer.status_code == 404 and "no route" in answer.text
+    )
+    if no_route:
+        raise NotAvailable(f"POST /api/jobs/cancel answered {answer.status_code}: no such route")
+    return answer
+
+
+def mass_cancel(redis_url: str, *, messages: int, small: int = 10, rate: int = 100) -> NotedFigures:
+    """Workspace A's campaign of `messages` SMS is queued (due now, going out at `rate`/s), then
+    one ``POST /api/jobs/cancel`` with A's workspace and campaign id: the call's duration and the
+    counts it answered; Redis's longest command during the call; then workspace B schedules
+    `small` SMS: how late they were sent, Redis's longest command until they were, and how many
+    of the campaign reached the provider after the answer (the issue: none, beyond sends in
+    flight). `NotAvailable` when the route is missing (checked before loading)."""
+    client = redis_lib.Redis.from_url(redis_url)
+    slow_log = SlowLog(client)
+    body = {"workspaceId": A, "campaignId": CAMPAIGN_A}
+    with (
+        running_receiver() as receiver,
+        api_server(redis_url) as (_, url),
+        httpx.Client(base_url=url, headers=AUTH, timeout=600) as http,
+    ):
+        cancel_campaign(http, body)  # nothing to cancel yet: only whether the route exists
+        env = worker_env(
+            redis_url,
+            sms_provider="webhook",
+            email_provider="null",
+            sms_api_url=receiver.url,
+            sms_rate_limit=rate,
+        )
+        with running_worker(env, processes=2):
+            schedule_many(url, messages, lambda i: crm_sms(i, A, CAMPAIGN_A))
+            slow_log.reset()
+            started = time.perf_counter()
+            answer = cancel_campaign(http, body)
+            cancel_s = time.perf_counter() - started
+            answered_at = time.time()
+            during = slow_log.read()
+            if answer.status_code != 200:
+                raise RuntimeError(f"cancel answered {answer.status_code}: {answer.text[:300]}")
+            counts = answer.json()
+            slow_log.reset()
+            items = [crm_sms(i, B, CAMPAIGN_B) for i in range(small)]
+            b_ids = [str(result["jobId"]) for result in schedule_bulk(url, items)]
+            jobs = _finished(url, b_ids, timeout_s=60 + messages / 5000)
+            after = slow_log.read()
+        sent_after = sum(
+            1
+            for received in receiver.sent()
+            if received.body.get("workspaceId") == A and received.at > answered_at
+        )
+    client.close()
+    late = [lateness_s(job) for job in jobs] + [math.inf] * (small - len(jobs))
+    figures = {
+        "cancel_s": cancel_s,
+        "longest_command_ms": during.longest_ms,
+        "commands_over_20ms": float(during.over_bound),
+        "after_longest_command_ms": after.longest_ms,
+        "b_late_max_s": max(late),
+        "campaign_sent_after": float(sent_after),
+    }
+    for field, name in (
+        ("cancelled", "cancelled"),
+        ("notCancellable", "not_cancellable"),
+        ("notFound", "not_found"),
+    ):
+        if isinstance(counts.get(field), int | float):
+            figures[name] = float(counts[field])
+    notes = [
+        during.note("during the call"),
+        after.note("from the answer until B's were sent"),
+        f"the answer: {orjson.dumps(counts).decode()[:200]}",
+    ]
+    if math.isinf(max(late)):
+        notes.append(f"{sum(map(math.isinf, late))} of B's not sent within the bound")
+    return NotedFigures(figures, notes)

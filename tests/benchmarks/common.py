@@ -25,6 +25,11 @@ class NotedFigures(dict[str, float]):
         self.notes = list(notes)
 
 
+class NotAvailable(Exception):
+    """The build under test lacks what a scenario needs (e.g. a route answered 404 or 405): the
+    scenario is reported as not available, and not repeated."""
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The `q` quantile (0..1) of `values`, nearest rank."""
     ordered = sorted(values)

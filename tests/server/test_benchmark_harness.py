@@ -1,6 +1,6 @@
 """The benchmark harness itself (tests/benchmarks/): ratios read "times better than the peer"
 whichever way a figure points, windows count what they should, scenarios are wired to their rows,
-the slow log is read right, and every side gets the same job data."""
+a build without a scenario's route is reported as such, and every side gets the same job data."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ import pytest
 from tests.benchmarks.campaigns import (
     HARNESS_CLIENT,
     SLOWLOG_THRESHOLD_US,
+    cancel_campaign,
     command_name,
     lateness_s,
     summarise,
 )
 from tests.benchmarks.common import (
     EMAIL_HTML_BYTES,
+    Figures,
+    NotAvailable,
     NotedFigures,
     campaign_job,
 )
@@ -31,6 +34,7 @@ from tests.benchmarks.run import (
     run_bench_mjs,
     run_scenario,
     scenarios,
+    table,
 )
 from tests.harness import ADMIN_HEADERS
 from tests.receiver import max_per_window
@@ -64,11 +68,32 @@ def test_every_scenario_has_its_own_name_and_rows_that_name_it() -> None:
     found = scenarios(quick=True)
     names = [scenario.name for scenario in found]
     assert len(names) == len(set(names))
-    assert {"campaign-fairness", "memory", "memory-email"} <= set(names)
+    assert {"campaign-fairness", "mass-cancel", "memory", "memory-email"} <= set(names)
     for scenario in found:
         assert scenario.rows
         assert all(row.scenario == scenario.name for row in scenario.rows)
         assert "ours" in scenario.runs
+
+
+def test_a_build_without_the_route_is_reported_not_available_and_not_repeated() -> None:
+    # Given a scenario whose run finds its route missing
+    calls: list[str] = []
+
+    def run(redis_url: str) -> Figures:
+        calls.append(redis_url)
+        raise NotAvailable("POST /api/jobs/cancel answered 405: no such route")
+
+    scenario = Scenario(
+        "cancel", "8. Cancel", {"ours": run}, [Row("cancel", "cancel_s", "s", False)]
+    )
+    # When it runs with 3 repeats
+    run_scenario(scenario, repeats=3)
+    # Then it ran once, and the table and the notes say why there is no figure
+    assert len(calls) == 1
+    assert "| 8. Cancel | s | not available |" in table([scenario])
+    assert scenario.notes == [
+        "ours: not available: POST /api/jobs/cancel answered 405: no such route"
+    ]
 
 
 def test_the_remarks_of_a_run_are_noted_under_the_table() -> None:
@@ -119,6 +144,29 @@ def test_lateness_is_sent_at_less_due_time_and_infinite_when_not_sent() -> None:
     }
     assert lateness_s(sent) == pytest.approx(0.25)
     assert lateness_s({**sent, "status": "SCHEDULED", "sentAt": None}) == math.inf
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "missing"),
+    [
+        (405, '{"error": {"code": "method_not_allowed"}}', True),
+        (404, '{"error": {"code": "not_found", "message": "no route /api/jobs/cancel"}}', True),
+        (404, '{"error": {"code": "not_found", "message": "no workspace \'a\'"}}', False),
+        (200, '{"cancelled": 0, "notCancellable": 0, "notFound": 0}', False),
+    ],
+)
+def test_a_missing_cancel_route_is_told_from_the_routes_own_answers(
+    status: int, text: str, missing: bool
+) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, text=text))
+    with httpx.Client(transport=transport, base_url="http://api") as http:
+        if missing:
+            with pytest.raises(NotAvailable):
+                cancel_campaign(http, {"workspaceId": "a", "campaignId": "c"})
+        else:
+            assert (
+                cancel_campaign(http, {"workspaceId": "a", "campaignId": "c"}).status_code == status
+            )
 
 
 # ---- the job data every side is given (common.py) -----------------------------------------------
