@@ -13,11 +13,9 @@ from typing import Any
 
 import redis as redis_lib
 
-from tests.benchmarks.common import Figures, percentile
+from tests.benchmarks.common import TEXT, Figures, campaign_job, percentile
 from tests.harness import WaitTimeout, wait_until_async
 from tests.receiver import max_per_window
-
-TEXT = "Your appointment is tomorrow at 09:30. Reply STOP to opt out. Thanks!"
 
 
 def _data(i: int, workspace: str) -> dict[str, Any]:
@@ -241,25 +239,25 @@ def fairness(
     return {"b_wait_p50_s": implied, "b_wait_max_s": implied, "not_served_within_s": cap_s}
 
 
-def memory_per_message(redis_url: str, *, messages: int) -> Figures:
-    """used_memory per delayed job (due in an hour), added with addBulk."""
+def memory_per_message(redis_url: str, *, messages: int, channel: str = "sms") -> Figures:
+    """used_memory per delayed job (due in an hour), added with addBulk: the job data ours is
+    given (`common.campaign_job`), in a queue named after the channel."""
     from bullmq import Queue
 
     client = redis_lib.Redis.from_url(redis_url)
 
     async def run() -> tuple[int, int]:
-        queue = Queue("sms", _connection(redis_url))
-        await queue.addBulk(
-            [{"name": "send", "data": _data(0, "ws-warm"), "opts": {"delay": 3_600_000}}]
-        )
+        queue = Queue(channel, _connection(redis_url))
+        warm = {**campaign_job(channel, 0), "workspaceId": "workspace-warm"}
+        await queue.addBulk([{"name": "send", "data": warm, "opts": {"delay": 3_600_000}}])
         before = int(client.info("memory")["used_memory"])
-        await _add_bulk(
-            queue,
-            [
-                {"name": "send", "data": _data(i, f"ws-{i % 20}"), "opts": {"delay": 3_600_000}}
-                for i in range(messages)
-            ],
-        )
+        for start in range(0, messages, 5000):
+            await queue.addBulk(
+                [
+                    {"name": "send", "data": campaign_job(channel, i), "opts": {"delay": 3_600_000}}
+                    for i in range(start, min(start + 5000, messages))
+                ]
+            )
         after = int(client.info("memory")["used_memory"])
         await queue.close()
         return before, after

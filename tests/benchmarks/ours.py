@@ -28,7 +28,9 @@ from queue_services_server.dev import free_port
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.records import JobRecord
 from tests.benchmarks.common import (
+    TEXT,
     Figures,
+    campaign_job,
     percentile,
     rss_mb,
     tree_rss_mb,
@@ -42,7 +44,6 @@ KEYS = KeySpace()
 
 KEY = "bench-admin-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-TEXT = "Your appointment is tomorrow at 09:30. Reply STOP to opt out. Thanks!"  # 70 characters
 
 
 @contextmanager
@@ -84,12 +85,15 @@ def _sms(i: int, workspace: str, **extra: object) -> dict[str, object]:
     }
 
 
-def _schedule_bulk(url: str, items: list[dict[str, object]]) -> list[dict[str, object]]:
+def schedule_bulk(
+    url: str, items: list[dict[str, object]], *, channel: str = "sms", per_request: int = 5000
+) -> list[dict[str, object]]:
     results: list[dict[str, object]] = []
     with httpx.Client(base_url=url, headers=AUTH, timeout=120) as http:
-        for start in range(0, len(items), 5000):
+        for start in range(0, len(items), per_request):
             answer = http.post(
-                "/api/schedule-sms/bulk", json={"messages": items[start : start + 5000]}
+                f"/api/schedule-{channel}/bulk",
+                json={"messages": items[start : start + per_request]},
             )
             answer.raise_for_status()
             results += answer.json()["results"]
@@ -212,7 +216,7 @@ def dispatch_throughput(
     env.update({name.upper(): str(value) for name, value in (settings or {}).items()})
     with api_server(redis_url) as (server, url):
         client.set(KEYS.paused("sms"), "1")
-        _schedule_bulk(url, [_sms(i, f"ws-{i % 20}") for i in range(messages)])
+        schedule_bulk(url, [_sms(i, f"ws-{i % 20}") for i in range(messages)])
         with running_workers(env, processes=processes, threads=threads, hosts=hosts) as workers:
             time.sleep(1.0)  # every worker process up and idle
             idle_worker_mb = tree_rss_mb(workers[0].pid)
@@ -234,7 +238,7 @@ def dispatch_throughput(
             )
             newest = client.zrange(KEYS.state("sms", "COMPLETED"), -1, -1, withscores=True)
     client.close()
-    elapsed = newest[0][1] / 1000 - due
+    elapsed = float(newest[0][1]) / 1000 - due
     return {
         "messages_per_s": messages / elapsed,
         "worker_idle_rss_mb": idle_worker_mb,
@@ -258,7 +262,7 @@ def rate_limit(
     """`messages` SMS at `rate`/s through the webhook provider; times read at the receiver (on
     `receiver_host`, an address the workers can reach). With `hosts`, a worker in each."""
     with running_receiver(host=receiver_host) as receiver, api_server(redis_url) as (_, url):
-        _schedule_bulk(url, [_sms(i, "ws-a" if i % 2 else "ws-b") for i in range(messages)])
+        schedule_bulk(url, [_sms(i, "ws-a" if i % 2 else "ws-b") for i in range(messages)])
         env = worker_env(
             redis_url,
             sms_provider="webhook",
@@ -296,7 +300,7 @@ def lateness(redis_url: str, *, messages: int, spread_s: float = 10.0) -> Figure
                 _sms(i, f"ws-{i % 4}", delay=2000 + int(i * spread_s * 1000 / messages))
                 for i in range(messages)
             ]
-            results = _schedule_bulk(url, items)
+            results = schedule_bulk(url, items)
             client = redis_lib.Redis.from_url(redis_url)
             due = {
                 str(result["jobId"]): JobRecord.from_json(
@@ -332,10 +336,10 @@ def fairness(
     env = worker_env(redis_url, sms_provider="null", email_provider="null", sms_rate_limit=rate)
     env.update({name.upper(): str(value) for name, value in (settings or {}).items()})
     with api_server(redis_url) as (_, url):
-        _schedule_bulk(url, [_sms(i, "ws-a") for i in range(backlog)])
+        schedule_bulk(url, [_sms(i, "ws-a") for i in range(backlog)])
         with running_worker(env, processes=2):
             time.sleep(1.0)  # A is being sent
-            results = _schedule_bulk(url, [_sms(i, "ws-b") for i in range(small)])
+            results = schedule_bulk(url, [_sms(i, "ws-b") for i in range(small)])
             ids = [str(result["jobId"]) for result in results]
             records: list[JobRecord] = []
 
@@ -357,13 +361,27 @@ def fairness(
 # ---- 6. scale -----------------------------------------------------------------------------------
 
 
-def memory_per_message(redis_url: str, *, messages: int) -> Figures:
-    """Redis used_memory per scheduled SMS (due in an hour), stored through the API."""
+#: Messages per bulk request of the memory scenario, by channel: 1,000 emails of 20 KB are a
+#: 20 MB body, under the server's MAX_BULK_BODY_BYTES (32 MB); 5,000 would not be.
+_PER_REQUEST = {"sms": 5000, "email": 1000}
+
+
+def memory_per_message(redis_url: str, *, messages: int, channel: str = "sms") -> Figures:
+    """Redis used_memory per scheduled message (due in an hour), stored through the API: the
+    seeds' fields, 20 workspaces with a campaign each (`common.campaign_job`: an SMS of 70
+    characters, or an email with a 20 KB html). The peers add the same job data."""
     client = redis_lib.Redis.from_url(redis_url)
+    per_request = _PER_REQUEST[channel]
     with api_server(redis_url) as (_, url):
-        _schedule_bulk(url, [_sms(0, "ws-warm", delay=3_600_000)])  # scripts and structures
+        warm = {**campaign_job(channel, 0), "workspaceId": "workspace-warm", "delay": 3_600_000}
+        schedule_bulk(url, [warm], channel=channel)  # scripts and structures
         before = int(client.info("memory")["used_memory"])
-        _schedule_bulk(url, [_sms(i, f"ws-{i % 20}", delay=3_600_000) for i in range(messages)])
+        for start in range(0, messages, per_request):
+            items = [
+                {**campaign_job(channel, i), "delay": 3_600_000}
+                for i in range(start, min(start + per_request, messages))
+            ]
+            schedule_bulk(url, items, channel=channel, per_request=per_request)
         after = int(client.info("memory")["used_memory"])
     client.close()
     return {"bytes_per_message": (after - before) / messages}
@@ -373,6 +391,6 @@ def dispatch_with_scheduled(redis_url: str, *, scheduled: int, due: int) -> Figu
     """Dispatch throughput of `due` messages while `scheduled` more wait for tomorrow."""
     with api_server(redis_url) as (_, url):
         later = [_sms(i, f"ws-{i % 20}", delay=86_400_000) for i in range(scheduled)]
-        _schedule_bulk(url, later)
+        schedule_bulk(url, later)
     figures = dispatch_throughput(redis_url, messages=due)
     return {"messages_per_s": figures["messages_per_s"]}

@@ -71,7 +71,7 @@ from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.store.keys import KeySpace
 from tests import faulty_provider
 from tests.api_process import running_api
-from tests.benchmarks.common import Figures, tree_cpu_s
+from tests.benchmarks.common import Figures, script_names, tree_cpu_s
 from tests.benchmarks.run import ensure_node_packages, machine, node_available, run_bench_mjs
 from tests.harness import ADMIN_HEADERS, WaitTimeout, wait_until
 from tests.receiver import max_per_window
@@ -388,23 +388,6 @@ def kill_run(side: Side, *, messages: int, rate: int, lease_s: float, latency_s:
         }
 
 
-def script_names(side: Side) -> dict[str, str]:
-    """SHA1 -> name of every Lua script the side may run: its store's and Dramatiq's broker's."""
-    probe = (
-        "import hashlib, json, pathlib, dramatiq.brokers.redis as d\n"
-        "from queue_services_server.store import lua\n"
-        "root = pathlib.Path(lua.__file__).parent / 'scripts'\n"
-        "names = {hashlib.sha1(lua.script_source(p.name).encode()).hexdigest(): p.stem\n"
-        "         for p in root.glob('*.lua') if not p.name.startswith('_')}\n"
-        "names.update({hashlib.sha1(s).hexdigest(): 'dramatiq:' + n\n"
-        "              for n, s in d._scripts.items()})\n"
-        "print(json.dumps(names))"
-    )
-    done = subprocess.run([side.python, "-c", probe], capture_output=True, text=True, check=True)
-    names: dict[str, str] = json.loads(done.stdout)
-    return names
-
-
 def redis_cpu_s(client: redis_lib.Redis) -> float:
     """CPU time the redis-server has used, seconds."""
     cpu = client.info("cpu")
@@ -489,7 +472,7 @@ def redis_cost_run(
     job finished; then the worker's idle cost per second, measured for `idle_s`. With `monitor`,
     also the calls clients sent (a MONITOR connection, which costs Redis and this process some
     CPU: the commandstats figures come from a run without it)."""
-    names = script_names(side)
+    names = script_names(side.python)
     answer = faulty_provider.Answer(200, {"messageId": "m"})
     with stack(side) as sut, faulty_provider.running_faulty_provider(lambda *_: answer) as provider:
         ids = schedule(sut.api_url, sms(messages))

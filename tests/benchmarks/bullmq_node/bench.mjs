@@ -3,6 +3,7 @@
 // BullMQ is used as its documentation shows: Queue.add / addBulk, a Worker with a no-op async
 // processor, its worker limiter for rate limits; options at their defaults unless a scenario
 // needs one. Nothing here tunes the peer down.
+import { readFileSync } from "node:fs";
 import { Queue, Worker } from "bullmq";
 import IORedis from "ioredis";
 
@@ -14,6 +15,26 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const data = (i, workspaceId) => ({
   phoneNumber: `+1415555${String(i % 10000).padStart(4, "0")}`, message: TEXT, workspaceId,
 });
+// The job data of tests/benchmarks/common.py's crm_sms, crm_email and campaign_job, the same
+// bytes (tests/server/test_benchmark_harness.py compares them).
+const NEWSLETTER = readFileSync(new URL("../newsletter.html", import.meta.url), "utf8");
+const hex = (n, width) => n.toString(16).padStart(width, "0");
+const crmUuid = (n, kind = 8) => `${hex(n, 8)}-0000-4000-${hex(kind, 1)}000-${hex(n, 12)}`;
+const crmSms = (i, workspaceId, campaignId) => ({
+  phoneNumber: `+1415555${String(i % 10000).padStart(4, "0")}`, message: TEXT,
+  contactId: crmUuid(i), workspaceId, metadata: { source: "campaign", campaignId },
+});
+const crmEmail = (i, workspaceId, campaignId) => {
+  const contact = crmUuid(i);
+  const name = `Contact ${String(i % 10000000).padStart(7, "0")}`;
+  return {
+    to: `contact-${String(i).padStart(7, "0")}@example.com`, subject: "Your December newsletter",
+    html: NEWSLETTER.replaceAll("{{name}}", name).replaceAll("{{contact}}", contact),
+    contactId: contact, workspaceId, metadata: { source: "campaign", campaignId },
+  };
+};
+const campaignJob = (channel, i) =>
+  (channel === "sms" ? crmSms : crmEmail)(i, `workspace-${100 + (i % 20)}`, crmUuid(i % 20, 9));
 const percentile = (values, q) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(Math.floor(sorted.length * q), sorted.length - 1)];
@@ -176,22 +197,32 @@ const scenarios = {
     return { b_wait_p50_s: implied, b_wait_max_s: implied, not_served_within_s: cap_s };
   },
 
-  async memory_per_message({ messages }) {
+  async memory_per_message({ messages, channel = "sms" }) {
     const client = new IORedis(connection);
     const usedMemory = async () => Number((await client.info("memory")).match(/used_memory:(\d+)/)[1]);
-    const queue = new Queue("sms", { connection });
-    await queue.addBulk([{ name: "send", data: data(0, "ws-warm"), opts: { delay: 3_600_000 } }]);
+    const queue = new Queue(channel, { connection });
+    const warm = { ...campaignJob(channel, 0), workspaceId: "workspace-warm" };
+    await queue.addBulk([{ name: "send", data: warm, opts: { delay: 3_600_000 } }]);
     const before = await usedMemory();
-    await addBulk(queue, [...Array(messages).keys()].map((i) => ({
-      name: "send", data: data(i, `ws-${i % 20}`), opts: { delay: 3_600_000 },
-    })));
+    for (let start = 0; start < messages; start += 5000) {
+      const end = Math.min(start + 5000, messages);
+      await queue.addBulk([...Array(end - start).keys()].map((k) => ({
+        name: "send", data: campaignJob(channel, start + k), opts: { delay: 3_600_000 },
+      })));
+    }
     const after = await usedMemory();
     await queue.close();
     client.disconnect();
     return { bytes_per_message: (after - before) / messages };
   },
+
+  // Not a benchmark: the job data of `indexes`, for the harness test that compares it with
+  // Python's (common.campaign_job).
+  async job_data({ channel, indexes }) {
+    return { jobs: indexes.map((i) => campaignJob(channel, i)) };
+  },
 };
 
 const figures = await scenarios[args.scenario](args);
-process.stdout.write(JSON.stringify(figures) + "\n");
-process.exit(0);
+// Exit once the line is written: to a pipe, a write of more than 64 KB is finished later.
+process.stdout.write(JSON.stringify(figures) + "\n", () => process.exit(0));
