@@ -38,7 +38,7 @@ from tests.benchmarks.common import (
 from tests.benchmarks.ours import AUTH, api_server, schedule_bulk
 from tests.harness import WaitTimeout, wait_until
 from tests.receiver import running_receiver
-from tests.workers import running_worker, worker_env
+from tests.workers import delivery_env, running_worker
 
 #: The campaign's workspace and campaign id, and the other workspace's.
 A, CAMPAIGN_A = "workspace-a", crm_uuid(1, kind=9)
@@ -269,13 +269,7 @@ def scheduled_campaign(
     client = redis_lib.Redis.from_url(redis_url)
     slow_log = SlowLog(client)
     with running_receiver() as receiver, api_server(redis_url) as (_, url):
-        env = worker_env(
-            redis_url,
-            sms_provider="webhook",
-            email_provider="null",
-            sms_api_url=receiver.url,
-            sms_rate_limit=rate,
-        )
+        env = delivery_env(redis_url, receiver.url, sms_rate_limit=rate)
         with running_worker(env, processes=2):
             due_ms = (math.ceil(time.time()) + math.ceil(lead_s)) * 1000
             a_due, b_due = _iso(due_ms), _iso(due_ms + 1000)
@@ -339,13 +333,7 @@ def mass_cancel(redis_url: str, *, messages: int, small: int = 10, rate: int = 1
         httpx.Client(base_url=url, headers=AUTH, timeout=600) as http,
     ):
         cancel_campaign(http, body)  # nothing to cancel yet: only whether the route exists
-        env = worker_env(
-            redis_url,
-            sms_provider="webhook",
-            email_provider="null",
-            sms_api_url=receiver.url,
-            sms_rate_limit=rate,
-        )
+        env = delivery_env(redis_url, receiver.url, sms_rate_limit=rate)
         with running_worker(env, processes=2):
             schedule_many(url, messages, lambda i: crm_sms(i, A, CAMPAIGN_A))
             slow_log.reset()
