@@ -37,12 +37,9 @@ async def upgrade_store(redis: aioredis.Redis, keys: KeySpace) -> int:
         for channel in CHANNELS:
             fixed = [keys.legacy_schedule(channel), keys.legacy_ready(channel)]
             args: list[str | int] = [keys.prefix, channel, UPGRADE_CHUNK]
+            # v1 kept a workspace in its round while any of its lanes held a job, so the round
+            # names every lane there is: no scan of the keyspace at every worker's start
             while looked := int(await script(keys=fixed, args=args)):
-                total += looked
-            # lanes of a workspace no longer in the v1 round (cancelled jobs only, in v1)
-            pattern = keys.legacy_lane(channel, "*", "*")
-            lanes = [bytes(name).decode() async for name in redis.scan_iter(match=pattern)]
-            while lanes and (looked := int(await script(keys=[*fixed, *lanes], args=args))):
                 total += looked
     if total:
         logger.info("store upgraded from layout v1: %d waiting jobs moved", total)

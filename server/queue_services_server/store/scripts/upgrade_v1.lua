@@ -5,9 +5,8 @@
 --
 -- KEYS[1]  {p}:schedule:{ch}             zset    v1: id -> due ms (emptied here)
 -- KEYS[2]  {p}:ready:{ch}                zset    v1: workspaces with due jobs in lanes
--- KEYS[3..] {p}:lane:{ch}:{ws}:{pri}     list    v1 lanes to drain, when the caller found them
---                                                by name (the lanes of KEYS[2]'s first
---                                                workspace are drained without being named)
+-- v1's lanes {p}:lane:{ch}:{ws}:{pri} (lists of due job ids) are named from the prefix and the
+-- workspaces of KEYS[2]: v1 kept a workspace in its round while any of its lanes held a job.
 -- ARGV[1]  key prefix {p}
 -- ARGV[2]  channel
 -- ARGV[3]  most jobs to move in this call
@@ -48,9 +47,5 @@ while looked < budget do
     emptied = drain(lane) and emptied
   end
   if emptied then redis.call('ZREM', KEYS[2], first[1]) end
-end
-for i = 3, #KEYS do
-  if looked >= budget then break end
-  drain(KEYS[i])
 end
 return looked
