@@ -33,6 +33,12 @@ MAX_DELAY_MS: Final[int] = 366 * 24 * 3600 * 1000
 #: Job ids per ``POST /api/jobs/lookup`` request (`get_jobs`).
 MAX_LOOKUP_IDS: Final[int] = 500
 
+#: Job ids per ``POST /api/jobs/cancel`` request (`cancel_jobs`).
+MAX_CANCEL_IDS: Final[int] = 10_000
+
+#: Characters of a campaign id (``metadata.campaignId``) that ``POST /api/jobs/cancel`` takes.
+MAX_CAMPAIGN_ID_CHARS: Final[int] = 200
+
 #: Messages per bulk request. The server's default; its ``MAX_BULK_MESSAGES`` setting changes it.
 MAX_BULK_MESSAGES: Final[int] = 10_000
 

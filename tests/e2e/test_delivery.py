@@ -319,6 +319,39 @@ def test_cancel_racing_dispatch_never_sends_a_cancelled_job(
         assert jobs[job_id]["status"] == "COMPLETED"
 
 
+def test_a_campaign_cancelled_mid_broadcast_sends_only_what_the_answer_calls_not_cancellable(
+    http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver
+) -> None:
+    # Given a campaign of 400 SMS being sent at 50/s, and another workspace's 20
+    campaign = bulk(http, [sms("ws-k", i, metadata={"campaignId": "spring"}) for i in range(400)])
+    others = bulk(http, [sms("ws-o", i) for i in range(20)])
+
+    with running_worker(env_for(redis_server, receiver, sms_rate_limit=50)):
+        receiver.wait_for(50, timeout_s=30)
+        # When the campaign is cancelled mid-way
+        answer = http.post("/api/jobs/cancel", json={"workspaceId": "ws-k", "campaignId": "spring"})
+        answered_at = time.time()
+        jobs = wait_final(http, campaign + others, timeout_s=30)
+
+    # Then what the answer counts as not cancellable is exactly what was sent, nothing else of
+    # the campaign reached the provider later than the pacer's horizon after the answer, and
+    # the other workspace's messages all went
+    counts = answer.json()
+    assert answer.status_code == 200, answer.text
+    assert counts["cancelled"] + counts["notCancellable"] == 400
+    assert counts["alreadyCancelled"] == counts["notFound"] == 0
+    assert 0 < counts["cancelled"] <= 350  # 50 had gone when it was asked
+    arrivals = {r.headers["idempotency-key"]: r.at for r in receiver.sent()}
+    sent = [job_id for job_id in campaign if job_id in arrivals]
+    assert len(sent) == counts["notCancellable"]
+    assert Counter(jobs[job_id]["status"] for job_id in campaign) == {
+        "COMPLETED": counts["notCancellable"],
+        "CANCELLED": counts["cancelled"],
+    }
+    assert max(arrivals[job_id] for job_id in sent) < answered_at + 1.0
+    assert all(job_id in arrivals for job_id in others)
+
+
 def test_sigterm_finishes_batches_in_flight_and_the_next_worker_takes_the_rest(
     http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver
 ) -> None:

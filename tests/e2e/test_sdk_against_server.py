@@ -118,7 +118,9 @@ def test_unknown_job_and_late_cancel_are_typed(queue: QueueService, redis: redis
     result = queue.schedule_sms("+14155550123", "Hi", workspace_id="ws-1")
     record = redis.get(KEYS.job(result.job_id))
     assert record is not None
+    # as a worker leaves it once the job has its send slot
     redis.set(KEYS.job(result.job_id), record.replace(b'"SCHEDULED"', b'"PROCESSING"'))
+    redis.sadd(KEYS.sending("sms"), result.job_id)
     with pytest.raises(ConflictError):
         queue.cancel_job(result.job_id)
 

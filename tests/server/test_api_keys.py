@@ -234,6 +234,11 @@ PROBES = [
           lambda c, s: c.get("/api/jobs", params={"workspaceId": "ws-a"}), 404, 200),
     Probe("POST /api/jobs/lookup (A's id)",
           lambda c, s: c.post("/api/jobs/lookup", json={"jobIds": [_job(s)]}), 200, 200),
+    Probe("POST /api/jobs/cancel (A's id)",
+          lambda c, s: c.post("/api/jobs/cancel", json={"jobIds": [_job(s)]}), 200, 200),
+    Probe("POST /api/jobs/cancel (A's campaign)",
+          lambda c, s: c.post("/api/jobs/cancel", json={"workspaceId": "ws-a", "campaignId": "c"}),
+          404, 200),
     Probe("GET /api/metrics/workspace/A",
           lambda c, s: c.get("/api/metrics/workspace/ws-a"), 404, 200),
     Probe("GET /api/workspaces/A/limits",
@@ -290,6 +295,9 @@ def test_another_workspaces_key_gets_404_or_403_and_learns_nothing(
         assert "ws-a" not in answer.text or "no workspace" in answer.text
     if probe.name.startswith("POST /api/jobs/lookup"):
         assert answer.json() == {"jobs": [], "missing": [two_workspaces["job"]]}
+    if probe.name == "POST /api/jobs/cancel (A's id)":
+        assert answer.json()["notFound"] == 1
+        assert own.json()["cancelled"] == 1  # B's attempt left it to be cancelled by A
     # and A's job is untouched by B's attempt (a 200 for A's cancel comes after B's 404)
     assert own.status_code < 300
 
@@ -342,7 +350,7 @@ def test_a_workspace_key_cannot_use_admin_routes(
     ("method", "path"),
     [("GET", "/api/jobs"), ("POST", "/api/schedule-sms"), ("GET", "/api/keys"),
      ("GET", "/api/metrics"), ("GET", "/api/outbox"), ("POST", "/api/jobs/lookup"),
-     ("DELETE", "/api/jobs/x"), ("GET", "/api/nothing-here")],
+     ("POST", "/api/jobs/cancel"), ("DELETE", "/api/jobs/x"), ("GET", "/api/nothing-here")],
 )  # fmt: skip
 def test_every_api_route_needs_a_key(api_url: str, method: str, path: str) -> None:
     answer = httpx.request(method, f"{api_url}{path}")

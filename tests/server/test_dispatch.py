@@ -30,7 +30,7 @@ from queue_services_server.settings import Settings
 from queue_services_server.store.delivery import DeliveryStore, JobOutcome, Outcome
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
-from queue_services_server.store.pacing import PacingStore
+from queue_services_server.store.pacing import LOST, PacingStore
 from queue_services_server.store.records import JobRecord
 from queue_services_server.store.tiers import TierStore
 
@@ -196,20 +196,58 @@ async def test_jobs_not_yet_due_stay_on_the_schedule(
     assert within_lookahead.next_due_ms == soon + 60_000
 
 
-async def test_taken_jobs_are_processing_and_no_longer_cancellable(
-    stores: tuple[JobStore, DeliveryStore],
-) -> None:
+async def test_a_cancelled_job_is_not_taken(stores: tuple[JobStore, DeliveryStore]) -> None:
     jobs, delivery = stores
     await jobs.create([job("ws", 0), job("ws", 1)])
     await jobs.cancel("ws-normal-1", now_ms())
 
     taken = await claim(delivery)
-    cancel_after = await jobs.cancel("ws-normal-0", now_ms())
 
-    assert [j.id for j in taken.jobs] == ["ws-normal-0"]  # the cancelled one is skipped
+    assert [j.id for j in taken.jobs] == ["ws-normal-0"]
     assert taken.jobs[0].status == "PROCESSING"
     assert taken.jobs[0].batch_id == taken.batch_id
-    assert cancel_after[0].name == "NOT_CANCELLABLE"
+
+
+async def test_a_taken_job_is_cancellable_until_it_has_its_send_slot(
+    stores: tuple[JobStore, DeliveryStore], redis: redis_lib.Redis, aredis: aioredis.Redis
+) -> None:
+    # Given a batch of three taken for sending, one of which has its send slot
+    jobs, delivery = stores
+    pacing = PacingStore(aredis, KEYS, "sms")
+    await jobs.create([job("ws", i) for i in range(3)])
+    taken = await claim(delivery)
+    ids = [j.id for j in taken.jobs]
+
+    async def reserve(job_ids: list[str]) -> list[int]:
+        given = await pacing.reserve(
+            taken.batch_id,
+            "ws",
+            "shared",
+            [(job_id, NOW) for job_id in job_ids],
+            channel_limit=0,
+            window_ms=1000,
+            horizon_ms=400,
+        )
+        return given.slots
+
+    assert all(slot > 0 for slot in await reserve(ids[:1]))
+
+    # When they are cancelled
+    outcomes = await jobs.cancel_many(ids, now_ms())
+
+    # Then the one with its slot goes on; the others leave the batch: no slot, no outcome
+    assert [o.name for o in outcomes] == ["NOT_CANCELLABLE", "CANCELLED", "CANCELLED"]
+    assert await reserve(ids[1:]) == [LOST, LOST]
+    sent = [JobOutcome(job_id, Outcome.SENT, "p") for job_id in ids]
+    assert await finish(delivery, taken.batch_id, sent) == 1
+    statuses = [(await jobs.get(job_id)).status for job_id in ids]  # type: ignore[union-attr]
+    assert statuses == ["COMPLETED", "CANCELLED", "CANCELLED"]
+    assert redis.zcard(KEYS.inflight("sms")) == 0
+    assert redis.hlen(KEYS.owners("sms")) == 0
+    assert redis.hlen(KEYS.workspace_inflight("sms")) == 0
+    assert redis.scard(KEYS.sending("sms")) == 0
+    assert redis.zcard(KEYS.state("sms", "PROCESSING")) == 0
+    assert redis.hget(KEYS.backlog(), "ws") is None
 
 
 async def test_in_flight_bound_holds_back_new_batches(

@@ -24,11 +24,13 @@ def schedule(http: httpx.Client, **changes: Any) -> str:
 
 
 def take_for_sending(redis: redis_lib.Redis, job_id: str) -> None:
-    """Do what a worker does when it takes a job: status PROCESSING, off the schedule."""
+    """Do what a worker does when it takes a job and its send slot comes: status PROCESSING,
+    off the schedule, in the channel's set of jobs on their way to the provider."""
     record = orjson.loads(redis.get(KEYS.job(job_id)))
     record["status"] = "PROCESSING"
     redis.set(KEYS.job(job_id), orjson.dumps(record))
     redis.zrem(KEYS.workspace_schedule("sms", "ws-1", "normal"), job_id)
+    redis.sadd(KEYS.sending("sms"), job_id)
 
 
 def test_get_job_shows_it_scheduled_with_its_due_time(http: httpx.Client) -> None:
@@ -76,7 +78,7 @@ def test_cancel_twice_is_the_same_answer(http: httpx.Client) -> None:
     assert again.json()["status"] == "CANCELLED"
 
 
-def test_cancel_after_the_job_was_taken_is_a_conflict(
+def test_cancel_after_the_job_got_its_send_slot_is_a_conflict(
     http: httpx.Client, redis: redis_lib.Redis
 ) -> None:
     job_id = schedule(http)
@@ -88,6 +90,72 @@ def test_cancel_after_the_job_was_taken_is_a_conflict(
     assert response.json()["error"]["code"] == "not_cancellable"
     assert "PROCESSING" in response.json()["error"]["message"]
     assert http.get(f"/api/jobs/{job_id}").json()["status"] == "PROCESSING"
+
+
+def test_cancel_many_counts_each_outcome(http: httpx.Client, redis: redis_lib.Redis) -> None:
+    cancel, cancelled, sent = schedule(http), schedule(http), schedule(http)
+    http.delete(f"/api/jobs/{cancelled}")
+    take_for_sending(redis, sent)
+
+    response = http.post(
+        "/api/jobs/cancel", json={"jobIds": [cancel, cancelled, sent, "nope", cancel]}
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "success": True,
+        "cancelled": 1,  # the repeated id is one job
+        "alreadyCancelled": 1,
+        "notCancellable": 1,
+        "notFound": 1,
+    }
+    assert http.get(f"/api/jobs/{cancel}").json()["status"] == "CANCELLED"
+
+
+def test_cancel_a_campaign_by_its_metadata_campaign_id(http: httpx.Client) -> None:
+    spring = [schedule(http, metadata={"campaignId": "spring", "n": i}) for i in range(3)]
+    other = schedule(http, metadata={"campaignId": "autumn"})
+    elsewhere = schedule(http, workspaceId="ws-2", metadata={"campaignId": "spring"})
+
+    response = http.post("/api/jobs/cancel", json={"workspaceId": "ws-1", "campaignId": "spring"})
+
+    assert response.status_code == 200
+    assert response.json()["cancelled"] == 3
+    assert [http.get(f"/api/jobs/{j}").json()["status"] for j in spring] == ["CANCELLED"] * 3
+    for job_id in (other, elsewhere):
+        assert http.get(f"/api/jobs/{job_id}").json()["status"] == "SCHEDULED"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({}, None),
+        ({"jobIds": []}, "jobIds"),
+        ({"jobIds": ["x"] * 10_001}, "jobIds"),
+        ({"jobIds": [""]}, "jobIds[0]"),
+        ({"jobIds": None}, None),
+        ({"jobIds": ["x"], "workspaceId": "ws-1", "campaignId": "c"}, None),
+        ({"workspaceId": "ws-1"}, None),
+        ({"campaignId": "c"}, None),
+        ({"workspaceId": "ws 1", "campaignId": "c"}, "workspaceId"),
+        ({"workspaceId": "ws-1", "campaignId": "c" * 201}, "campaignId"),
+        ({"workspaceId": "ws-1", "campaignId": 7}, "campaignId"),
+        ({"jobIds": [["nested"]]}, "jobIds[0]"),
+        ({"jobIds": ["x"], "extra": 1}, "extra"),
+    ],
+)
+def test_cancel_many_refuses_a_body_that_is_not_one_of_its_forms(
+    http: httpx.Client, body: dict[str, Any], field: str | None
+) -> None:
+    response = http.post("/api/jobs/cancel", json=body)
+
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    if field is not None:
+        assert error["field"] == field
+    else:
+        assert "jobIds" in error["message"] or "campaignId" in error["message"]
 
 
 def test_cancel_unknown_job_is_404(http: httpx.Client) -> None:

@@ -13,7 +13,9 @@ import redis.asyncio as aioredis
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.store.ids import JOB_ID_LENGTH, job_id_for_key, new_job_id
 from queue_services_server.store.jobs import (
+    CANCEL_CHUNK_SIZE,
     CREATE_CHUNK_SIZE,
+    CancelCounts,
     CancelOutcome,
     CreateOutcome,
     Cursor,
@@ -111,9 +113,9 @@ async def test_bulk_create_is_one_script_call_per_chunk(
 
 async def test_cancel_outcomes(store: JobStore, redis: redis_lib.Redis) -> None:
     await store.create([record("job-1"), record("job-2")])
-    processing = orjson.loads(redis.get(KEYS.job("job-2")))
-    processing["status"] = "PROCESSING"
-    redis.set(KEYS.job("job-2"), orjson.dumps(processing))
+    sent = orjson.loads(redis.get(KEYS.job("job-2")))
+    sent["status"] = "COMPLETED"
+    redis.set(KEYS.job("job-2"), orjson.dumps(sent))
 
     first = await store.cancel("job-1", NOW + 5)
     second = await store.cancel("job-1", NOW + 6)
@@ -144,16 +146,75 @@ async def test_a_workspace_with_nothing_waiting_leaves_the_due_index(
 async def test_a_campaign_s_jobs_are_listed_in_creation_order(
     store: JobStore, redis: redis_lib.Redis
 ) -> None:
-    def of_campaign(job_id: str, campaign: object) -> JobRecord:
-        body = orjson.dumps({"payload": {}, "metadata": {"campaignId": campaign}}).decode()
-        return dataclasses.replace(record(job_id), body=body)
-
     await store.create(
         [of_campaign("job-1", "spring"), of_campaign("job-2", 7), of_campaign("job-3", "spring")]
     )
 
     assert redis.lrange(KEYS.campaign("ws-1", "spring"), 0, -1) == [b"job-1", b"job-3"]
     assert redis.keys(KEYS.campaign("ws-1", "*")) == [KEYS.campaign("ws-1", "spring").encode()]
+
+
+def of_campaign(job_id: str, campaign: object, *, workspace: str = "ws-1") -> JobRecord:
+    body = orjson.dumps({"payload": {}, "metadata": {"campaignId": campaign}}).decode()
+    return dataclasses.replace(record(job_id, workspace=workspace), body=body)
+
+
+async def test_a_campaign_is_cancelled_in_short_calls_and_only_it(
+    store: JobStore, redis: redis_lib.Redis
+) -> None:
+    # Given a campaign bigger than one cancel call, some of it sent or cancelled already, and
+    # another campaign of the same workspace
+    count = 2 * CANCEL_CHUNK_SIZE + 50
+    await store.create([of_campaign(f"s-{i}", "spring") for i in range(count)])
+    await store.create([of_campaign(f"a-{i}", "autumn") for i in range(5)])
+    for i in range(3):
+        sent = orjson.loads(redis.get(KEYS.job(f"s-{i}")))
+        sent["status"] = "COMPLETED"
+        redis.set(KEYS.job(f"s-{i}"), orjson.dumps(sent))
+        redis.zrem(SCHEDULE, f"s-{i}")
+        redis.hincrby(KEYS.backlog(), "ws-1", -1)
+    await store.cancel_many(["s-3", "s-4"], NOW + 1)
+    # s-5 finished and was removed by retention
+    redis.delete(KEYS.job("s-5"))
+    redis.zrem(SCHEDULE, "s-5")
+    redis.hincrby(KEYS.backlog(), "ws-1", -1)
+    script_calls = redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+
+    # When the campaign is cancelled
+    counts = await store.cancel_campaign("ws-1", "spring", NOW + 2)
+
+    # Then every job of it not sent is cancelled, in three calls of at most CANCEL_CHUNK_SIZE
+    assert counts == CancelCounts(
+        cancelled=count - 6, already_cancelled=2, not_cancellable=3, not_found=1
+    )
+    calls = redis.info("commandstats")["cmdstat_evalsha"]["calls"] - script_calls
+    assert calls == 3
+    waiting = {member.decode() for member in redis.zrange(SCHEDULE, 0, -1)}
+    assert waiting == {f"a-{i}" for i in range(5)}
+    assert redis.zcard(KEYS.state("sms", "CANCELLED")) == count - 4
+    assert redis.hget(KEYS.backlog(), "ws-1") == b"5"  # the autumn campaign
+    record_after = JobRecord.from_json(redis.get(KEYS.job(f"s-{count - 1}")))
+    assert (record_after.status, record_after.updated_at) == ("CANCELLED", NOW + 2)
+
+
+async def test_a_campaign_id_is_a_workspace_s_own(store: JobStore, redis: redis_lib.Redis) -> None:
+    await store.create([of_campaign("a", "spring"), of_campaign("b", "spring", workspace="ws-2")])
+
+    counts = await store.cancel_campaign("ws-2", "spring", NOW + 1)
+
+    assert counts == CancelCounts(cancelled=1)
+    assert redis.zrange(SCHEDULE, 0, -1) == [b"a"]
+
+
+async def test_cancel_many_with_a_workspace_cancels_only_its_jobs(store: JobStore) -> None:
+    await store.create([record("mine"), record("theirs", workspace="ws-2")])
+
+    outcomes = await store.cancel_many(["mine", "theirs", "none"], NOW + 1, workspace_id="ws-1")
+
+    assert outcomes == [CancelOutcome.CANCELLED, CancelOutcome.NOT_FOUND, CancelOutcome.NOT_FOUND]
+    theirs = await store.get("theirs")
+    assert theirs is not None
+    assert theirs.status == "SCHEDULED"
 
 
 async def test_listing_continues_after_the_cursor_job_is_gone(

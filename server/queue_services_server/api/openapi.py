@@ -35,6 +35,7 @@ class BulkEmailRequest(BaseModel):
 _REQUESTS: list[type[BaseModel]] = [
     schemas.ResetRequest,
     schemas.LookupRequest,
+    schemas.CancelManyRequest,
     schemas.SmsMessage,
     schemas.EmailMessage,
     BulkSmsRequest,
@@ -48,6 +49,7 @@ _ANSWERS: list[type[BaseModel]] = [
     schemas.JobAnswer,
     schemas.JobListAnswer,
     schemas.CancelAnswer,
+    schemas.CancelManyAnswer,
     schemas.LookupAnswer,
     schemas.ErrorAnswer,
     schemas.OutboxAnswer,
@@ -203,6 +205,25 @@ def _cross_field_rules(components: dict[str, Any], settings: Settings) -> None:
         },
     ]
 
+    components["CancelManyRequest"]["oneOf"] = [
+        {
+            "required": ["jobIds"],
+            "properties": {
+                "jobIds": {"type": "array"},
+                "workspaceId": {"type": "null"},
+                "campaignId": {"type": "null"},
+            },
+        },
+        {
+            "required": ["workspaceId", "campaignId"],
+            "properties": {
+                "jobIds": {"type": "null"},
+                "workspaceId": {"type": "string"},
+                "campaignId": {"type": "string"},
+            },
+        },
+    ]
+
 
 def build_openapi(settings: Settings) -> dict[str, Any]:
     """The OpenAPI document, with the limits of `settings` written into the schemas."""
@@ -245,6 +266,24 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                 },
             }
         },
+        "/api/jobs/cancel": {
+            "post": {
+                "summary": "Cancel up to 10,000 jobs, or every job of a campaign",
+                "description": (
+                    'Either {"jobIds": [...]} or {"workspaceId": ..., "campaignId": ...} (the '
+                    "jobs whose metadata.campaignId it is). Jobs not yet given their send slot "
+                    "are cancelled and never sent; the answer counts each outcome."
+                ),
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(schemas.CancelManyRequest)}},
+                },
+                "responses": {
+                    "200": _json(schemas.CancelManyAnswer, "How many jobs had each outcome."),
+                    **_errors("400", "401", "404", "413", "415", "422", "503"),
+                },
+            }
+        },
         "/api/jobs/{jobId}": {
             "get": {
                 "summary": "Get a job",
@@ -255,7 +294,7 @@ def build_openapi(settings: Settings) -> dict[str, Any]:
                 },
             },
             "delete": {
-                "summary": "Cancel a job not yet taken for sending",
+                "summary": "Cancel a job not yet on its way to the provider",
                 "parameters": [_JOB_ID],
                 "responses": {
                     "200": _json(schemas.CancelAnswer, "Cancelled (or already cancelled)."),

@@ -33,6 +33,8 @@ from pydantic import (
 from queue_services._limits import (
     E164_PATTERN,
     IDENTIFIER_PATTERN,
+    MAX_CAMPAIGN_ID_CHARS,
+    MAX_CANCEL_IDS,
     MAX_IDENTIFIER_CHARS,
     MAX_LOOKUP_IDS,
     MAX_METADATA_DEPTH,
@@ -444,6 +446,44 @@ class LookupAnswer(_Answer):
 
     jobs: list[JobAnswer]
     missing: list[str]
+
+
+class CancelManyRequest(BaseModel):
+    """Body of ``POST /api/jobs/cancel``: ``{"jobIds": [...]}``, or ``{"workspaceId": ...,
+    "campaignId": ...}`` for every job of a campaign (``metadata.campaignId``)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+    job_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, alias="jobIds", min_length=1, max_length=MAX_CANCEL_IDS
+    )
+    workspace_id: Identifier | None = Field(default=None, alias="workspaceId")
+    campaign_id: Annotated[str, Field(min_length=1, max_length=MAX_CAMPAIGN_ID_CHARS)] | None = (
+        Field(default=None, alias="campaignId")
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> CancelManyRequest:
+        by_campaign = self.workspace_id is not None or self.campaign_id is not None
+        if (self.job_ids is not None) == by_campaign:
+            raise ValueError('give either "jobIds", or "workspaceId" and "campaignId"')
+        if by_campaign and (self.workspace_id is None or self.campaign_id is None):
+            raise ValueError('a campaign is named by both "workspaceId" and "campaignId"')
+        return self
+
+
+class CancelManyAnswer(_Answer):
+    """Answer of ``POST /api/jobs/cancel``: how many of the jobs had each outcome."""
+
+    success: Literal[True] = True
+    #: Cancelled by this request: none of them will be sent.
+    cancelled: int
+    #: Were cancelled before.
+    already_cancelled: int = Field(alias="alreadyCancelled")
+    #: Sent, failed, or given their send slot (they reach the provider within 0.4 s).
+    not_cancellable: int = Field(alias="notCancellable")
+    #: No such job, or another workspace's; for a campaign, jobs retention has removed.
+    not_found: int = Field(alias="notFound")
 
 
 class CancelAnswer(_Answer):

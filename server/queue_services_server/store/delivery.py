@@ -123,6 +123,7 @@ class DeliveryStore:
             self._keys.priority_run(channel),
             *(self._keys.due(channel, priority) for priority in PRIORITIES),
             *(self._keys.round(channel, priority) for priority in PRIORITIES),
+            self._keys.sending(channel),
         ]
         args: list[str | int] = [
             self._keys.prefix,
@@ -207,6 +208,7 @@ class DeliveryStore:
             self._keys.series(channel, series_bucket(now_ms())),
             self._keys.owners(channel),
             self._keys.workspace_inflight(channel),
+            self._keys.sending(channel),
         ]
         args: list[str | int] = [
             self._keys.prefix,

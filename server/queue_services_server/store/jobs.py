@@ -27,6 +27,10 @@ CREATE_CHUNK_SIZE = 500
 #: dispatcher's own periodic look at the schedule (at least once per this interval).
 WAKE_HORIZON_MS = 1000
 
+#: Jobs per cancel_jobs.lua call: a cancel of a whole campaign runs as calls of this size, one
+#: after another, so other clients' commands go between them (each call a few ms).
+CANCEL_CHUNK_SIZE = 200
+
 #: Most index entries one listing page examines when a filter is given. A page may come back
 #: short (with a cursor) rather than scan a large workspace whole.
 LIST_SCAN_BUDGET = 1000
@@ -51,6 +55,38 @@ class CancelOutcome(enum.Enum):
     CANCELLED = 1
     ALREADY_CANCELLED = 2
     NOT_CANCELLABLE = 3
+
+
+#: The order of `CancelCounts`' fields.
+_COUNTED_OUTCOMES = (
+    CancelOutcome.CANCELLED,
+    CancelOutcome.ALREADY_CANCELLED,
+    CancelOutcome.NOT_CANCELLABLE,
+    CancelOutcome.NOT_FOUND,
+)
+
+
+@dataclass(frozen=True)
+class CancelCounts:
+    """What a cancel of many jobs did: how many jobs had each outcome."""
+
+    cancelled: int = 0
+    already_cancelled: int = 0
+    not_cancellable: int = 0
+    not_found: int = 0
+
+    def __add__(self, other: CancelCounts) -> CancelCounts:
+        return CancelCounts(
+            self.cancelled + other.cancelled,
+            self.already_cancelled + other.already_cancelled,
+            self.not_cancellable + other.not_cancellable,
+            self.not_found + other.not_found,
+        )
+
+    @classmethod
+    def of(cls, outcomes: Sequence[CancelOutcome]) -> CancelCounts:
+        """The counts of a list of outcomes."""
+        return cls(*(sum(1 for o in outcomes if o is kind) for kind in _COUNTED_OUTCOMES))
 
 
 @dataclass(frozen=True)
@@ -88,7 +124,7 @@ class JobStore:
         self._redis = redis
         self._keys = keys
         self._create_jobs = load_script(redis, "create_jobs.lua")
-        self._cancel_job = load_script(redis, "cancel_job.lua")
+        self._cancel_jobs = load_script(redis, "cancel_jobs.lua")
         self._page_ids = load_script(redis, "page_ids.lua")
 
     async def ping(self) -> None:
@@ -191,13 +227,59 @@ class JobStore:
         return [None if raw is None else JobRecord.from_json(raw) for raw in raws]
 
     async def cancel(self, job_id: str, now_ms: int) -> tuple[CancelOutcome, JobRecord | None]:
-        """Cancel a job that is still SCHEDULED; returns what happened and the record after it."""
+        """Cancel a job not yet on its way to the provider; returns what happened and the
+        record after it (None if there is no such job)."""
+        [outcome] = await self.cancel_many([job_id], now_ms)
+        if outcome is CancelOutcome.NOT_FOUND:
+            return outcome, None
+        return outcome, await self.get(job_id)
+
+    async def cancel_many(
+        self, job_ids: Sequence[str], now_ms: int, *, workspace_id: str | None = None
+    ) -> list[CancelOutcome]:
+        """Cancel jobs not yet on their way to the provider: those SCHEDULED, and those taken
+        by a sender that has not given them their send slot; one outcome per id, in order.
+
+        With `workspace_id`, another workspace's job is `NOT_FOUND`. The ids are handled
+        `CANCEL_CHUNK_SIZE` per script call, so each call is short.
+        """
+        outcomes: list[CancelOutcome] = []
+        only = workspace_id or ""
         with translate_redis_errors():
-            outcome, raw = await self._cancel_job(
-                keys=[self._keys.job(job_id)], args=[job_id, now_ms, self._keys.prefix]
-            )
-        record = JobRecord.from_json(raw) if raw else None
-        return CancelOutcome(outcome), record
+            for start in range(0, len(job_ids), CANCEL_CHUNK_SIZE):
+                chunk = job_ids[start : start + CANCEL_CHUNK_SIZE]
+                codes = await self._cancel_jobs(
+                    keys=[], args=["ids", self._keys.prefix, now_ms, only, *chunk]
+                )
+                outcomes += [CancelOutcome(int(code)) for code in codes]
+        return outcomes
+
+    async def cancel_campaign(
+        self, workspace_id: str, campaign_id: str, now_ms: int
+    ) -> CancelCounts:
+        """Cancel every job of a workspace's campaign (``metadata.campaignId``) not yet on its
+        way to the provider, `CANCEL_CHUNK_SIZE` jobs per script call; a job created into the
+        campaign while this runs is cancelled too if this has not finished yet."""
+        key = self._keys.campaign(workspace_id, campaign_id)
+        counts = CancelCounts()
+        start = 0
+        with translate_redis_errors():
+            while start >= 0:
+                reply = await self._cancel_jobs(
+                    keys=[key],
+                    args=[
+                        "campaign",
+                        self._keys.prefix,
+                        now_ms,
+                        workspace_id,
+                        start,
+                        CANCEL_CHUNK_SIZE,
+                    ],
+                )
+                start = int(reply[0])
+                not_found, cancelled, already, not_cancellable = (int(n) for n in reply[1:])
+                counts += CancelCounts(cancelled, already, not_cancellable, not_found)
+        return counts
 
     async def list_workspace_jobs(
         self,

@@ -8,7 +8,7 @@ except as said at the end of the table.
 key                                type    what it holds (who writes it)
 =================================  ======  =========================================================
 ``{p}:job:{jobId}``                string  the job record: one compact JSON object, see
-                                           ``store/records.py`` (create_jobs.lua, cancel_job.lua)
+                                           ``store/records.py`` (create_jobs.lua, cancel_jobs.lua)
 ``{p}:schedule:{ch}:{ws}:{pri}``  zset    jobs of one workspace and priority waiting to be sent on
                                            channel ``ch``: member = job id, score = due time in ms
                                            since the epoch (create_jobs.lua adds, claim.lua takes,
@@ -57,6 +57,11 @@ key                                type    what it holds (who writes it)
                                            second (``PUT /api/workspaces/{ws}/limits``; seeded
                                            from WORKSPACE_RATE_LIMITS where absent)
 ``{p}:owner:{ch}``                 hash    job id -> the batch holding it, while in flight
+``{p}:sending:{ch}``               set     jobs in flight given their send slot (pace.lua): they
+                                           go to the provider within the pacer's horizon, so a
+                                           cancel leaves them be; a job in flight without a slot
+                                           yet is cancellable (cancel_jobs.lua), finish.lua and
+                                           claim.lua's reclaim take jobs out
 ``{p}:inflight-ws:{ch}``           hash    workspace -> its jobs in flight on the channel
 ``{p}:batch-run:{batch}``          string  the sender running a batch (set once, expires with
                                            the lease), so a batch delivered twice runs once
@@ -74,7 +79,7 @@ key                                type    what it holds (who writes it)
                                            (retention.py)
 ``{p}:backlog``                    hash    workspace -> its jobs SCHEDULED or PROCESSING, for the
                                            backlog bound (create_jobs.lua adds, finish.lua,
-                                           cancel_job.lua and requeue.lua move it)
+                                           cancel_jobs.lua and requeue.lua move it)
 ``{p}:apikey:{id}``                string  an API key's record: JSON ``{hash, workspaceId,
                                            createdAt, name}``, the secret only as SHA-256
                                            (``store/api_keys.py``)
@@ -211,6 +216,10 @@ class KeySpace:
     def owners(self, channel: str) -> str:
         """The batch that holds each job in flight on a channel."""
         return f"{self.prefix}:owner:{channel}"
+
+    def sending(self, channel: str) -> str:
+        """The jobs in flight on a channel that have their send slot: no longer cancellable."""
+        return f"{self.prefix}:sending:{channel}"
 
     def workspace_inflight(self, channel: str) -> str:
         """Each workspace's count of jobs in flight on a channel."""

@@ -59,6 +59,7 @@ class PacingStore:
             keys.tiers(channel),
             keys.pace(channel, workspace_id),
             keys.pace_next(channel, workspace_id),
+            keys.sending(channel),
         ]
 
     async def reserve(

@@ -1,4 +1,5 @@
-"""Jobs: ``GET /api/jobs/{jobId}``, ``DELETE /api/jobs/{jobId}`` (cancel) and ``GET /api/jobs``."""
+"""Jobs: ``GET /api/jobs/{jobId}``, ``DELETE /api/jobs/{jobId}`` (cancel), ``GET /api/jobs``,
+``POST /api/jobs/lookup`` and ``POST /api/jobs/cancel`` (many jobs, or a campaign)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from queue_services_server.api.request_body import read_json_object
 from queue_services_server.api.routes._context import json_response, settings_of, store_of
 from queue_services_server.api.schemas import (
     CancelAnswer,
+    CancelManyAnswer,
+    CancelManyRequest,
     Channel,
     FieldError,
     Identifier,
@@ -31,7 +34,7 @@ from queue_services_server.api.schemas import (
     from_ms,
 )
 from queue_services_server.store.ids import JOB_ID_LENGTH
-from queue_services_server.store.jobs import CancelOutcome, Cursor
+from queue_services_server.store.jobs import CancelCounts, CancelOutcome, Cursor
 from queue_services_server.store.records import JobRecord
 
 #: Longest job id looked up; anything longer cannot be one of ours and is a plain 404.
@@ -82,7 +85,8 @@ async def _visible_job(request: Request) -> JobRecord:
 
 
 async def cancel_job(request: Request) -> Response:
-    """Cancel a job not yet taken for sending: 200, 404, or 409 once it is being sent."""
+    """Cancel a job not yet on its way to the provider: 200, 404, or 409 once it has its send
+    slot, or was sent or failed."""
     job_id = _job_id(request)
     if not api_key_of(request).admin:
         # A job's workspace never changes, so checking before cancelling is race-free.
@@ -91,8 +95,9 @@ async def cancel_job(request: Request) -> Response:
     if outcome is CancelOutcome.NOT_FOUND or record is None:
         raise NotFoundError(f"no job {job_id!r}")
     if outcome is CancelOutcome.NOT_CANCELLABLE:
+        detail = " and on its way to the provider" if record.status == "PROCESSING" else ""
         raise NotCancellableError(
-            f"job {job_id!r} is {record.status} and can no longer be cancelled"
+            f"job {job_id!r} is {record.status}{detail} and can no longer be cancelled"
         )
     return json_response(CancelAnswer(jobId=record.id))
 
@@ -173,11 +178,40 @@ async def lookup_jobs(request: Request) -> Response:
     return json_response(answer)
 
 
+async def cancel_jobs(request: Request) -> Response:
+    """Cancel many jobs, or every job of a campaign, that are not on their way to the provider
+    yet; answers how many had each outcome."""
+    data = await read_json_object(request, max_bytes=settings_of(request).max_body_bytes)
+    try:
+        body = CancelManyRequest.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailedError.from_pydantic(exc) from exc
+    store, now = store_of(request), clock.now_ms()
+    if body.job_ids is not None:
+        # A workspace key cancels its own jobs only: another's count as not found.
+        key_workspace = None if api_key_of(request).admin else api_key_of(request).workspace_id
+        ids = list(dict.fromkeys(body.job_ids))  # a repeated id is one job
+        counts = CancelCounts.of(await store.cancel_many(ids, now, workspace_id=key_workspace))
+    else:
+        workspace_id, campaign_id = body.workspace_id or "", body.campaign_id or ""
+        if not can_see(request, workspace_id):
+            raise NotFoundError(f"no workspace {workspace_id!r}")
+        counts = await store.cancel_campaign(workspace_id, campaign_id, now)
+    answer = CancelManyAnswer(
+        cancelled=counts.cancelled,
+        alreadyCancelled=counts.already_cancelled,
+        notCancellable=counts.not_cancellable,
+        notFound=counts.not_found,
+    )
+    return json_response(answer)
+
+
 def routes() -> list[Route]:
     """The job routes."""
     return [
         Route("/api/jobs", list_jobs, methods=["GET"]),
         Route("/api/jobs/lookup", lookup_jobs, methods=["POST"]),
+        Route("/api/jobs/cancel", cancel_jobs, methods=["POST"]),
         # One route for both methods, so a 405 on this path lists them both in Allow.
         Route("/api/jobs/{job_id:str}", job_resource, methods=["GET", "DELETE"]),
     ]

@@ -9,6 +9,7 @@
 --                                           due work
 -- KEYS[7..9]    {p}:due:{ch}:{high,normal,low}    zset  workspace -> earliest due (not yet due)
 -- KEYS[10..12]  {p}:round:{ch}:{high,normal,low}  zset  workspace -> place in the round
+-- KEYS[13] {p}:sending:{ch}         set     jobs given their send slot: a reclaimed one leaves it
 -- ARGV[1]  key prefix {p}: the workspace schedules {p}:schedule:{ch}:{ws}:{priority}, records
 --          {p}:job:{id}, the status indexes {p}:state:{ch}:{status}, the pause flag
 --          {p}:paused:{ch} and the metrics {p}:metrics:{ch}[:workspaces] are named from it,
@@ -84,6 +85,7 @@ local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 10
 for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[1], id)
   redis.call('HDEL', KEYS[2], id)
+  redis.call('SREM', KEYS[13], id)
   local raw = redis.call('GET', job_key(id))
   if raw then
     local job = cjson.decode(raw)

@@ -10,6 +10,7 @@
 -- KEYS[6]  {p}:series:{ch}:{bucket}       hash  sent / failed / rateLimited of one time bucket
 -- KEYS[7]  {p}:owner:{ch}        hash    job -> batch: finished jobs leave it
 -- KEYS[8]  {p}:inflight-ws:{ch}  hash    workspace -> jobs in flight
+-- KEYS[9]  {p}:sending:{ch}      set     jobs given their send slot: finished jobs leave it
 -- ARGV[1]  key prefix {p} (records {p}:job:{id}, events {p}:rate-events:{ws}:{ch}, status
 --          indexes {p}:state:{ch}:{status}; a retried job goes back on its workspace's schedule,
 --          enqueue in _common.lua)
@@ -54,6 +55,7 @@ for i = first_job, #ARGV, 5 do
     if job.status == 'PROCESSING' and job.batch == batch_id then
       redis.call('ZREM', KEYS[1], id)
       redis.call('HDEL', KEYS[7], id)
+      redis.call('SREM', KEYS[9], id)
       if redis.call('HINCRBY', KEYS[8], job.workspaceId, -1) <= 0 then
         redis.call('HDEL', KEYS[8], job.workspaceId)
       end

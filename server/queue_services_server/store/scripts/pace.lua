@@ -8,6 +8,7 @@
 -- KEYS[5]  {p}:tiers:{ch}            hash    workspace -> its own limit, sends per second
 -- KEYS[6]  {p}:pace:{ch}:{ws}        zset    the workspace's send log, when it has a tier
 -- KEYS[7]  {p}:pace-next:{ch}:{ws}   string  the workspace's next free slot
+-- KEYS[8]  {p}:sending:{ch}          set     jobs given their slot: a cancel leaves them be
 --
 -- ARGV[1]  'reserve' or 'hold'
 -- with 'reserve':
@@ -61,6 +62,7 @@ local function limit_of(log, next_key, count)
   }
 end
 local limits = {}
+local slotted = {}
 local channel = limit_of(KEYS[2], KEYS[3], channel_limit)
 if channel then limits[#limits + 1] = channel end
 local workspace = nil
@@ -120,6 +122,7 @@ for i = first_job, #ARGV, 2 do
         limit.next = math.max(limit.next, s + limit.spacing)
       end
       result[#result + 1] = s
+      slotted[#slotted + 1] = id
     else
       stopped_wait = stopped_wait or 1
       result[#result + 1] = -1
@@ -127,6 +130,8 @@ for i = first_job, #ARGV, 2 do
   end
 end
 if #limits > 0 then result[3] = 1 end
+-- From its slot on, a job is on its way to the provider: cancel_jobs.lua no longer stops it.
+if #slotted > 0 then redis.call('SADD', KEYS[8], unpack(slotted)) end
 for _, limit in ipairs(limits) do
   -- kept with its fraction: rounding each slot up would slow the channel by up to 1 ms a slot
   redis.call('SET', limit.next_key, string.format('%.3f', limit.next), 'PX', window * 2 + 60000)
