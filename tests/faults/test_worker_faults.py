@@ -71,8 +71,10 @@ def test_workers_killed_with_sigkill_during_a_broadcast_lose_nothing(
     kills = 0
     chance = random.Random(8)
     try:
-        # When, four times along the way, one of them is killed with SIGKILL (its whole process
+        # When, once sending has begun (two workers start in a few seconds on a busy machine),
+        # four times along the way, one of them is killed with SIGKILL (its whole process
         # group at once, as in a crash) and a new one started in its place
+        receiver.wait_for(50, timeout_s=30)
         while kills < 4:
             time.sleep(chance.uniform(0.8, 1.6))
             victim = workers.pop(chance.randrange(len(workers)))
@@ -120,7 +122,9 @@ def test_workers_stopped_one_by_one_during_a_broadcast_send_each_message_once(
     workers = [start_worker(env), start_worker(env)]
     exit_codes: list[int | None] = []
     try:
-        # When each is stopped with SIGTERM in turn and replaced, as in a rolling upgrade
+        # When, once sending has begun, each is stopped with SIGTERM in turn and replaced, as in
+        # a rolling upgrade
+        receiver.wait_for(30, timeout_s=30)
         for _ in range(3):
             time.sleep(0.5)
             old = workers.pop(0)

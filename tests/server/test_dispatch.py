@@ -514,6 +514,16 @@ def test_an_explicit_room_or_no_rate_limit_keeps_it_fixed() -> None:
     assert unlimited.room_for(1.0) == 50 * 20
 
 
+def test_a_claim_waits_for_a_batch_s_worth_of_room() -> None:
+    limited = ChannelConfig.from_settings(Settings(sms_rate_limit=50), "sms")
+    unlimited = ChannelConfig.from_settings(Settings(sms_rate_limit=0), "sms")
+
+    # room coming back a few messages at a time must not make batches of a few messages
+    assert unlimited.least_claim(1000) == unlimited.batch_size == 50
+    assert limited.least_claim(1000) == 10  # 0.2 s of 50/s
+    assert unlimited.least_claim(3) == limited.least_claim(3) == 3  # a smaller room, whole
+
+
 class SlowProvider:
     """Takes "ok" messages 50 ms after their release; fails the others after 500 ms."""
 

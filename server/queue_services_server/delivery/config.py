@@ -86,11 +86,14 @@ class ChannelConfig:
 
     def least_claim(self, room: int) -> int:
         """The fewest jobs worth a claim (a batch, a broker message, a sender): `CLAIM_S` of the
-        rate, or a batch, or the whole room if it is smaller. Fewer would cost Redis calls per
-        message; more would keep a newly due workspace waiting for room."""
-        if self.rate_limit <= 0:
-            return 1
-        return max(1, min(math.ceil(self.rate_limit * CLAIM_S), self.batch_size, room))
+        rate, or a batch (without a rate limit), or the whole room if it is smaller. Fewer would
+        cost Redis calls per message (measured without a limit: claims of 1 as the room came
+        back message by message made batches of 5 on average, at a seventh of the throughput);
+        more would keep a newly due workspace waiting for room."""
+        per_claim = self.batch_size
+        if self.rate_limit > 0:
+            per_claim = min(math.ceil(self.rate_limit * CLAIM_S), self.batch_size)
+        return max(1, min(per_claim, room))
 
     @classmethod
     def from_settings(cls, settings: Settings, channel: str) -> ChannelConfig:
