@@ -13,6 +13,7 @@ import redis as redis_lib
 from queue_services_server.dev import EmbeddedRedis, free_port
 from queue_services_server.settings import Settings
 from queue_services_server.store.keys import KeySpace
+from tests.e2e.pending_routes import needs_bulk_cancel
 from tests.harness import ADMIN_KEY, running_server
 from tests.workers import running_worker, worker_env
 
@@ -68,6 +69,22 @@ def test_campaign_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
     assert all(8 <= hour < 21 for hour in hours)  # nothing inside the 21:00-08:00 quiet hours
     assert " 08:00 " in lines[1]  # day 1 at 21:30 falls in quiet hours: moved to 08:00
     assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 9
+
+
+@needs_bulk_cancel
+def test_cancel_campaign_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
+    first = run_example("cancel_campaign.py", QUEUE_SERVICES_URL=api_url)
+    again = run_example("cancel_campaign.py", QUEUE_SERVICES_URL=api_url)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [
+        "scheduled 3 SMS of spring-2026",
+        "cancelled 3, already cancelled 0, too late to cancel 0",
+        "CANCELLED, CANCELLED, CANCELLED",
+    ]
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[1] == "cancelled 0, already cancelled 3, too late to cancel 0"
+    assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 0
 
 
 def test_callback_receiver_example_gets_verified_callbacks(
