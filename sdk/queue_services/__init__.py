@@ -36,6 +36,7 @@ from queue_services._exceptions import (
     UnprocessableEntityError,
 )
 from queue_services._models import (
+    BulkCancelResult,
     BulkItemResult,
     BulkScheduleResult,
     CancelResult,
@@ -83,6 +84,7 @@ __all__ = [  # noqa: RUF022
     "AuthenticationError",
     "BacklogFullError",
     "BadRequestError",
+    "BulkCancelResult",
     "BulkItemResult",
     "BulkScheduleResult",
     "CallbackEvent",

@@ -182,6 +182,8 @@ class QueueService(BaseClient[httpx.Client]):
     get_job = sync_endpoint(_endpoints.get_job)
     get_jobs = sync_endpoint(_endpoints.get_jobs)
     cancel_job = sync_endpoint(_endpoints.cancel_job)
+    cancel_jobs = sync_endpoint(_endpoints.cancel_jobs)
+    cancel_campaign = sync_endpoint(_endpoints.cancel_campaign)
     list_jobs = sync_endpoint(_endpoints.list_jobs)
     get_metrics = sync_endpoint(_endpoints.get_metrics)
     get_workspace_rate_limits = sync_endpoint(_endpoints.get_workspace_rate_limits)
@@ -240,6 +242,8 @@ class AsyncQueueService(BaseClient[httpx.AsyncClient]):
     get_job = async_endpoint(_endpoints.get_job)
     get_jobs = async_endpoint(_endpoints.get_jobs)
     cancel_job = async_endpoint(_endpoints.cancel_job)
+    cancel_jobs = async_endpoint(_endpoints.cancel_jobs)
+    cancel_campaign = async_endpoint(_endpoints.cancel_campaign)
     list_jobs = async_endpoint(_endpoints.list_jobs)
     get_metrics = async_endpoint(_endpoints.get_metrics)
     get_workspace_rate_limits = async_endpoint(_endpoints.get_workspace_rate_limits)
@@ -265,6 +269,8 @@ ENDPOINTS = (
     "get_job",
     "get_jobs",
     "cancel_job",
+    "cancel_jobs",
+    "cancel_campaign",
     "list_jobs",
     "get_metrics",
     "get_workspace_rate_limits",

@@ -21,8 +21,9 @@ from pydantic import BaseModel
 
 from queue_services._config import NOT_GIVEN, NotGiven
 from queue_services._exceptions import InvalidSendTimeError
-from queue_services._limits import MAX_LOOKUP_IDS
+from queue_services._limits import MAX_CANCEL_IDS, MAX_JOB_ID_CHARS, MAX_LOOKUP_IDS
 from queue_services._models import (
+    BulkCancelResult,
     BulkItemResult,
     BulkScheduleResult,
     CancelResult,
@@ -415,6 +416,111 @@ def cancel_job(job_id: str) -> Operation[CancelResult]:
         ConflictError: the job is being sent, or was sent or failed.
     """
     return Operation("DELETE", _job_path(job_id), CancelResult)
+
+
+def _unique_job_ids(job_ids: Sequence[str]) -> list[str]:
+    # A str is a Sequence[str] too: "01JOB" would otherwise be five one-letter ids.
+    if isinstance(job_ids, str):
+        raise TypeError("job_ids must be a sequence of job ids, not one str")
+    if not job_ids:
+        raise ValueError("cancel_jobs needs at least one job id")
+    for index, job_id in enumerate(job_ids):
+        if not isinstance(job_id, str) or not 1 <= len(job_id) <= MAX_JOB_ID_CHARS:
+            raise ValueError(
+                f"job_ids[{index}] must be a job id of 1 to {MAX_JOB_ID_CHARS} characters, "
+                f"not {job_id!r}"
+            )
+    return list(dict.fromkeys(job_ids))
+
+
+def _cancel_in_chunks(job_ids: list[str]) -> Flow[BulkCancelResult]:
+    answers: list[BulkCancelResult] = []
+    for start in range(0, len(job_ids), MAX_CANCEL_IDS):
+        answer: BulkCancelResult = yield Operation(
+            "POST",
+            "/api/jobs/cancel",
+            BulkCancelResult,
+            {"jobIds": job_ids[start : start + MAX_CANCEL_IDS]},
+        )
+        answers.append(answer)
+    return BulkCancelResult(
+        success=all(answer.success for answer in answers),
+        cancelled=sum(answer.cancelled for answer in answers),
+        already_cancelled=sum(answer.already_cancelled for answer in answers),
+        not_cancellable=sum(answer.not_cancellable for answer in answers),
+        not_found=sum(answer.not_found for answer in answers),
+    )
+
+
+def cancel_jobs(job_ids: Sequence[str]) -> Flow[BulkCancelResult]:
+    """Cancel many jobs by id (``POST /api/jobs/cancel``, one request per 10,000 ids).
+
+    Each job that has not been taken for sending is cancelled, and nothing of it is sent
+    afterwards; the others are counted by why not. Ids given more than once count once (the
+    SDK drops repeats, keeping the first). Up to 10,000 ids go in one request, which the server
+    applies as a whole; more are sent in requests of 10,000, one after the other, so a failure
+    part-way leaves the earlier requests' jobs cancelled. Calling again with the same ids is
+    safe: those jobs then count as `already_cancelled`, which is also how a request retried
+    after a lost answer counts them.
+
+    Args:
+        job_ids: the jobs' ids (a `ScheduleResult`'s `job_id`), each 1 to 64 characters; any
+            number of them.
+
+    Returns:
+        The counts, summed over the requests: `cancelled` (by this call), `already_cancelled`
+        (CANCELLED before), `not_cancellable` (taken for sending, sent or failed) and
+        `not_found` (no such job, or another workspace's: a workspace key cannot tell).
+
+    Raises:
+        TypeError: `job_ids` is a single str, not a sequence of ids.
+        ValueError: `job_ids` is empty, or an id is not a str of 1 to 64 characters (before
+            any request).
+        UnprocessableEntityError: the server refused the request (see `.field`).
+        APIConnectionError: the server could not be reached, after the retries; the requests
+            sent before stay applied.
+
+    Example:
+        >>> queue.cancel_jobs([first.job_id, second.job_id]).cancelled  # doctest: +SKIP
+        2
+    """
+    return _cancel_in_chunks(_unique_job_ids(job_ids))
+
+
+def cancel_campaign(workspace_id: str, campaign_id: str) -> Operation[BulkCancelResult]:
+    """Cancel every job of a workspace whose ``metadata["campaignId"]`` is `campaign_id`
+    (``POST /api/jobs/cancel``, one request).
+
+    The jobs are the ones scheduled with ``metadata={"campaignId": campaign_id}``: those not yet
+    taken for sending are cancelled, and nothing of them is sent afterwards. Jobs scheduled
+    after this call are not affected, so stop scheduling the campaign first. Calling again is
+    safe: the jobs then count as `already_cancelled`.
+
+    Args:
+        workspace_id: the workspace whose jobs to cancel.
+        campaign_id: the ``campaignId`` the jobs' metadata holds (compared as a string, exactly).
+
+    Returns:
+        The counts: `cancelled` (by this call), `already_cancelled` (CANCELLED before) and
+        `not_cancellable` (taken for sending, sent or failed); `not_found` is always 0.
+
+    Raises:
+        ValueError: `workspace_id` or `campaign_id` is empty (before any request).
+        NotFoundError: the API key is another workspace's.
+        UnprocessableEntityError: the server refused a field (see `.field`).
+        APIConnectionError: the server could not be reached, after the retries.
+
+    Example:
+        >>> result = queue.cancel_campaign("workspace-123", "spring-2026")  # doctest: +SKIP
+        >>> result.cancelled, result.not_cancellable  # doctest: +SKIP
+        (412, 3)
+    """
+    if not workspace_id:
+        raise ValueError("workspace_id must not be empty")
+    if not campaign_id:
+        raise ValueError("campaign_id must not be empty")
+    body = {"workspaceId": workspace_id, "campaignId": campaign_id}
+    return Operation("POST", "/api/jobs/cancel", BulkCancelResult, body)
 
 
 def list_jobs(

@@ -30,10 +30,14 @@ MAX_SUBJECT_CHARS: Final[int] = 998
 #: default; its ``MAX_DELAY_MS`` setting changes it.
 MAX_DELAY_MS: Final[int] = 366 * 24 * 3600 * 1000
 
+#: Characters: the longest job id a request may name (``POST /api/jobs/lookup``,
+#: ``POST /api/jobs/cancel``).
+MAX_JOB_ID_CHARS: Final[int] = 64
+
 #: Job ids per ``POST /api/jobs/lookup`` request (`get_jobs`).
 MAX_LOOKUP_IDS: Final[int] = 500
 
-#: Job ids per ``POST /api/jobs/cancel`` request (`cancel_jobs`).
+#: Job ids per ``POST /api/jobs/cancel`` request (`cancel_jobs` sends more in several).
 MAX_CANCEL_IDS: Final[int] = 10_000
 
 #: Characters of a campaign id (``metadata.campaignId``) that ``POST /api/jobs/cancel`` takes.

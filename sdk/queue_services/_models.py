@@ -163,6 +163,22 @@ class CancelResult(_Model):
     status: JobStatus
 
 
+class BulkCancelResult(_Model):
+    """The answer of `cancel_jobs` and `cancel_campaign`: how many of the jobs named were
+    cancelled, and why the others were not."""
+
+    success: bool
+    #: Jobs this call cancelled.
+    cancelled: int
+    #: Jobs that were CANCELLED already (by an earlier call, or an earlier attempt of this one).
+    already_cancelled: int
+    #: Jobs too far along to cancel: taken for sending, sent, or failed.
+    not_cancellable: int
+    #: Ids with no job, or another workspace's job (a workspace key cannot tell them apart);
+    #: always 0 for `cancel_campaign`.
+    not_found: int
+
+
 class WorkspaceCounts(_Model):
     """A workspace's figures on one channel."""
 

@@ -168,6 +168,34 @@ def test_get_jobs_finds_many_and_lists_the_missing(queue: QueueService) -> None:
     assert batch.missing == ["01NOSUCHJOB0000000000000000"]
 
 
+def test_cancel_a_campaign_and_jobs_by_id(queue: QueueService) -> None:
+    # Given three jobs of ws-k's spring campaign (one cancelled already), one of its summer one,
+    # and one of ws-o's spring campaign
+    def scheduled(workspace: str, campaign: str) -> str:
+        return queue.schedule_sms(
+            "+14155550123", "Hi", workspace_id=workspace, delay=timedelta(hours=1),
+            metadata={"campaignId": campaign},
+        ).job_id  # fmt: skip
+
+    spring = [scheduled("ws-k", "spring") for _ in range(3)]
+    summer, theirs = scheduled("ws-k", "summer"), scheduled("ws-o", "spring")
+    queue.cancel_job(spring[0])
+
+    # When ws-k's spring campaign is cancelled, then jobs by id
+    campaign = queue.cancel_campaign("ws-k", "spring")
+    by_id = queue.cancel_jobs([spring[1], summer, "01NOSUCHJOB0000000000000000", summer])
+
+    # Then both count the same way, and only those jobs are CANCELLED
+    assert (campaign.cancelled, campaign.already_cancelled, campaign.not_found) == (2, 1, 0)
+    assert (by_id.cancelled, by_id.already_cancelled, by_id.not_found) == (1, 1, 1)
+    assert by_id.not_cancellable == campaign.not_cancellable == 0
+    statuses = {job.job_id: job.status for job in queue.get_jobs([*spring, summer, theirs]).jobs}
+    assert statuses == {
+        **dict.fromkeys([*spring, summer], JobStatus.CANCELLED),
+        theirs: JobStatus.SCHEDULED,
+    }
+
+
 def test_metrics_and_rate_limits(queue: QueueService) -> None:
     queue.schedule_sms("+14155550123", "Hi", workspace_id="ws-m", delay=timedelta(hours=1))
     queue.schedule_sms("+14155550123", "Hi", workspace_id="ws-m")

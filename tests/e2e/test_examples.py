@@ -70,6 +70,21 @@ def test_campaign_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
     assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 9
 
 
+def test_cancel_campaign_example_runs(api_url: str, redis: redis_lib.Redis) -> None:
+    first = run_example("cancel_campaign.py", QUEUE_SERVICES_URL=api_url)
+    again = run_example("cancel_campaign.py", QUEUE_SERVICES_URL=api_url)
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [
+        "scheduled 3 SMS of spring-2026",
+        "cancelled 3, already cancelled 0, too late to cancel 0",
+        "CANCELLED, CANCELLED, CANCELLED",
+    ]
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[1] == "cancelled 0, already cancelled 3, too late to cancel 0"
+    assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 0
+
+
 def test_callback_receiver_example_gets_verified_callbacks(
     redis_server: EmbeddedRedis, redis: redis_lib.Redis, tmp_path: Path
 ) -> None:

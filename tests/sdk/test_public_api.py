@@ -14,6 +14,7 @@ import queue_services
 from queue_services import (
     AsyncQueueService,
     AsyncQueueServiceProtocol,
+    BulkCancelResult,
     BulkScheduleResult,
     CancelResult,
     Job,
@@ -40,6 +41,8 @@ RESULTS: dict[str, type[BaseModel]] = {
     "get_job": Job,
     "get_jobs": JobBatch,
     "cancel_job": CancelResult,
+    "cancel_jobs": BulkCancelResult,
+    "cancel_campaign": BulkCancelResult,
     "list_jobs": JobList,
     "get_metrics": Metrics,
     "get_workspace_rate_limits": WorkspaceRateLimits,

@@ -14,6 +14,7 @@ import pytest
 from queue_services import (
     AsyncQueueService,
     AsyncQueueServiceProtocol,
+    BulkCancelResult,
     ConflictError,
     EmailMessage,
     JobStatus,
@@ -25,6 +26,7 @@ from queue_services import (
     UnprocessableEntityError,
 )
 from queue_services._client import PUBLIC_METHODS
+from queue_services._limits import MAX_CANCEL_IDS
 from queue_services.testing import (
     AsyncFakeQueueService,
     FakeQueueService,
@@ -131,7 +133,10 @@ def test_the_fakes_serve_every_public_method(
     # Given a job of each kind, finished or not, and a rate-limit hit
     sms = call("schedule_sms", "+14155550123", "Hi", workspace_id="ws-1")
     email = call("schedule_email", "jane@example.com", "Hi", text="x", workspace_id="ws-1")
-    sms_item = SmsMessage(phone_number="+14155550100", message="A", workspace_id="ws-2")
+    sms_item = SmsMessage(
+        phone_number="+14155550100", message="A", workspace_id="ws-2",
+        metadata={"campaignId": "spring"},
+    )  # fmt: skip
     email_item = EmailMessage(to="a@example.com", subject="S", text="x", workspace_id="ws-2")
     bulk = call("schedule_sms_bulk", [sms_item])
     email_bulk = call("schedule_email_bulk", [email_item])
@@ -142,6 +147,9 @@ def test_the_fakes_serve_every_public_method(
     assert call("get_job", sms.job_id).status is JobStatus.COMPLETED
     assert call("get_jobs", [email.job_id, "nope"]).missing == ["nope"]
     assert call("cancel_job", email.job_id).status is JobStatus.CANCELLED
+    cancelled = call("cancel_jobs", [email.job_id, sms.job_id, "nope"])
+    assert _counts(cancelled) == (0, 1, 1, 1)
+    assert call("cancel_campaign", "ws-2", "spring").cancelled == 1
     assert len(call("list_jobs", workspace_id="ws-2").jobs) == 2
     assert (bulk.accepted, email_bulk.accepted) == (1, 1)
     assert call("get_metrics").sms.success == 1
@@ -326,3 +334,175 @@ def test_a_hand_built_rate_limit_check_keeps_working_without_the_new_figures() -
     check = RateLimitCheck(workspace_id="ws-1", limited=False, sms_count=0, email_count=0)
 
     assert (check.throttled, check.sms.limit, check.sms.backlog) == (False, None, 0)
+
+
+# ---- bulk and campaign cancel -------------------------------------------------------------------
+
+
+def _counts(result: BulkCancelResult) -> tuple[int, int, int, int]:
+    return (result.cancelled, result.already_cancelled, result.not_cancellable, result.not_found)
+
+
+def _schedule_over_http(server: FakeServer, **fields: Any) -> str:
+    body = {"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "ws-1", **fields}
+    status, answer = server.handle("POST", "/api/schedule-sms", body, {}, None)
+    assert status == 201
+    job_id: str = answer["jobId"]
+    return job_id
+
+
+def test_cancel_jobs_cancels_what_is_scheduled_and_counts_the_rest_by_why() -> None:
+    # Given jobs in every state, in two workspaces
+    fake = FakeQueueService(now=NOW)
+    ids = [
+        fake.schedule_sms("+14155550123", f"m{n}", workspace_id=workspace).job_id
+        for n, workspace in enumerate(["ws-1", "ws-1", "ws-2", "ws-1", "ws-1", "ws-1"])
+    ]
+    waiting, other_workspace, sent, failed, cancelled, untouched = (
+        ids[0], ids[2], ids[3], ids[4], ids[5], ids[1]
+    )  # fmt: skip
+    fake.complete(sent)
+    fake.fail(failed)
+    fake.cancel_job(cancelled)
+
+    # When they are cancelled by id, with an unknown id and a repeat
+    result = fake.cancel_jobs([waiting, other_workspace, sent, failed, cancelled, "nope", waiting])
+
+    # Then the scheduled ones are cancelled (the fake checks no keys: ws-2's too), each id once
+    assert _counts(result) == (2, 1, 2, 1)
+    assert result.success is True
+    statuses = {job_id: fake.get_job(job_id).status for job_id in ids}
+    assert statuses == {
+        waiting: JobStatus.CANCELLED,
+        other_workspace: JobStatus.CANCELLED,
+        sent: JobStatus.COMPLETED,
+        failed: JobStatus.FAILED,
+        cancelled: JobStatus.CANCELLED,
+        untouched: JobStatus.SCHEDULED,
+    }
+    # And a cancelled job is never sent
+    assert [job.job_id for job in fake.run_due()] == [untouched]
+    # And cancelling again counts them as cancelled before
+    assert _counts(fake.cancel_jobs([waiting, other_workspace])) == (0, 2, 0, 0)
+
+
+def test_cancel_campaign_cancels_only_that_workspaces_jobs_of_that_campaign() -> None:
+    # Given spring jobs of ws-1 (one sent, one cancelled), ws-2's spring job, ws-1's other jobs
+    fake = FakeQueueService(now=NOW)
+    spring = {"campaignId": "spring"}
+
+    def sms(workspace: str, metadata: dict[str, Any] | None) -> str:
+        return fake.schedule_sms(
+            "+14155550123", "Hi", workspace_id=workspace, metadata=metadata,
+            delay=timedelta(hours=1),
+        ).job_id  # fmt: skip
+
+    ours = [sms("ws-1", spring) for _ in range(3)]
+    sent, cancelled = sms("ws-1", spring), sms("ws-1", spring)
+    fake.complete(sent)
+    fake.cancel_job(cancelled)
+    email = fake.schedule_email(
+        "jane@example.com", "Hi", text="x", workspace_id="ws-1", metadata=spring
+    ).job_id
+    theirs = sms("ws-2", spring)
+    others = [sms("ws-1", {"campaignId": "summer"}), sms("ws-1", None), sms("ws-1", {"c": 1})]
+
+    # When ws-1's spring campaign is cancelled
+    result = fake.cancel_campaign("ws-1", "spring")
+
+    # Then every one of its jobs not yet sent is cancelled, on both channels, and nothing else
+    assert _counts(result) == (4, 1, 1, 0)
+    for job_id in [*ours, email]:
+        assert fake.get_job(job_id).status is JobStatus.CANCELLED
+    for job_id in [theirs, *others]:
+        assert fake.get_job(job_id).status is JobStatus.SCHEDULED
+    fake.advance(timedelta(hours=2))
+    assert sorted(job.job_id for job in fake.run_due()) == sorted([theirs, *others])
+    # And a campaign with no jobs, or a workspace with none, cancels nothing
+    assert _counts(fake.cancel_campaign("ws-1", "autumn")) == (0, 0, 0, 0)
+    assert _counts(fake.cancel_campaign("ws-9", "spring")) == (0, 0, 0, 0)
+
+
+async def test_the_async_fake_cancels_a_campaign() -> None:
+    fake = AsyncFakeQueueService(now=NOW)
+    job = await fake.schedule_sms(
+        "+14155550123", "Hi", workspace_id="ws-1", metadata={"campaignId": "spring"}
+    )
+
+    result = await fake.cancel_campaign("ws-1", "spring")
+
+    assert result.cancelled == 1
+    assert (await fake.get_job(job.job_id)).status is JobStatus.CANCELLED
+    assert (await fake.cancel_jobs([job.job_id])).already_cancelled == 1
+
+
+def test_the_fake_takes_the_chunks_cancel_jobs_sends() -> None:
+    fake = FakeQueueService(now=NOW)
+    job = fake.schedule_sms("+14155550123", "Hi", workspace_id="ws-1")
+
+    result = fake.cancel_jobs([*(f"nope-{n}" for n in range(MAX_CANCEL_IDS)), job.job_id])
+
+    assert _counts(result) == (1, 0, 0, MAX_CANCEL_IDS)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"jobIds": []}, "jobIds"),
+        ({"jobIds": ["x"] * (MAX_CANCEL_IDS + 1)}, "jobIds"),
+        ({"jobIds": [""]}, "jobIds"),
+        ({"jobIds": ["x" * 65]}, "jobIds"),
+        ({"jobIds": "01JOB"}, "jobIds"),
+        ({"jobIds": ["01JOB"], "workspaceId": "ws-1", "campaignId": "spring"}, "jobIds"),
+        ({"workspaceId": "ws-1"}, "campaignId"),
+        ({"workspaceId": "ws-1", "campaignId": ""}, "campaignId"),
+        ({"campaignId": "spring"}, "workspaceId"),
+        ({"workspaceId": "a b", "campaignId": "spring"}, "workspaceId"),
+        ({"workspaceId": "ws-1", "campaignId": "spring", "status": "SCHEDULED"}, "status"),
+        ({}, "workspaceId"),
+    ],
+)
+def test_the_fake_refuses_the_cancel_bodies_the_server_refuses(
+    body: dict[str, Any], field: str
+) -> None:
+    server = FakeServer(now=NOW)
+    _schedule_over_http(server, metadata={"campaignId": "spring"})
+
+    status, answer = server.handle("POST", "/api/jobs/cancel", body, {}, None)
+
+    assert (status, answer["error"]["field"]) == (422, field)
+    assert [job.status for job in server.jobs.values()] == [JobStatus.SCHEDULED]
+
+
+def test_the_fake_counts_an_id_sent_twice_once_as_the_server_does() -> None:
+    # (The SDK sends each id once; code calling the HTTP API may not.)
+    server = FakeServer(now=NOW)
+    job_id = _schedule_over_http(server)
+
+    status, answer = server.handle(
+        "POST", "/api/jobs/cancel", {"jobIds": [job_id, "nope", job_id, "nope"]}, {}, None
+    )
+
+    assert (status, answer["cancelled"], answer["alreadyCancelled"], answer["notFound"]) == (
+        200, 1, 0, 1,
+    )  # fmt: skip
+
+
+def test_the_http_level_mock_serves_a_campaign_cancel() -> None:
+    with mock_queue_service_api("http://queue.test") as server:
+        httpx.post(
+            "http://queue.test/api/schedule-sms",
+            json={"phoneNumber": "+14155550123", "message": "Hi", "workspaceId": "ws-1",
+                  "metadata": {"campaignId": "spring"}},
+        )  # fmt: skip
+        answer = httpx.post(
+            "http://queue.test/api/jobs/cancel",
+            json={"workspaceId": "ws-1", "campaignId": "spring"},
+        )
+
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "success": True, "cancelled": 1, "alreadyCancelled": 0, "notCancellable": 0,
+        "notFound": 0,
+    }  # fmt: skip
+    assert [job.status for job in server.jobs.values()] == [JobStatus.CANCELLED]

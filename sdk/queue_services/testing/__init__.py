@@ -41,8 +41,11 @@ from queue_services._limits import (
     E164_PATTERN,
     IDENTIFIER_PATTERN,
     MAX_BULK_MESSAGES,
+    MAX_CAMPAIGN_ID_CHARS,
+    MAX_CANCEL_IDS,
     MAX_DELAY_MS,
     MAX_IDENTIFIER_CHARS,
+    MAX_JOB_ID_CHARS,
     MAX_LOOKUP_IDS,
     MAX_METADATA_DEPTH,
     MAX_SMS_CHARS,
@@ -349,6 +352,8 @@ class FakeServer:
                 "jobs": [self.jobs[i].wire() for i in ids if i in self.jobs],
                 "missing": [i for i in ids if i not in self.jobs],
             }
+        if (method, path) == ("POST", "/api/jobs/cancel"):
+            return 200, self._cancel_many(body)
         if path.startswith("/api/jobs/"):
             job_id = path.removeprefix("/api/jobs/")
             if job_id not in self.jobs:
@@ -487,6 +492,54 @@ class FakeServer:
             "success": accepted == len(results), "total": len(results), "accepted": accepted,
             "rejected": len(results) - accepted, "results": results,
         }  # fmt: skip
+
+    def _cancel_many(self, body: Any) -> dict[str, Any]:
+        # Either mode, as the server reads the body: a list of ids, or a workspace's campaign.
+        if not isinstance(body, dict):
+            raise _Problem(400, "invalid_json", "the body must be a JSON object")
+        unknown = sorted(body.keys() - {"jobIds", "workspaceId", "campaignId"})
+        if unknown:
+            raise _invalid(unknown[0], "Extra inputs are not permitted")
+        if "jobIds" in body:
+            if "workspaceId" in body or "campaignId" in body:
+                raise _invalid("jobIds", "give jobIds, or workspaceId and campaignId, not both")
+            ids = body["jobIds"]
+            if (
+                not isinstance(ids, list)
+                or not 1 <= len(ids) <= MAX_CANCEL_IDS
+                or not all(isinstance(i, str) and 1 <= len(i) <= MAX_JOB_ID_CHARS for i in ids)
+            ):
+                rule = f"must be a list of 1 to {MAX_CANCEL_IDS} job ids of 1 to {MAX_JOB_ID_CHARS}"
+                raise _invalid("jobIds", f"{rule} characters")
+            unique = list(dict.fromkeys(ids))
+            jobs = [self.jobs[i] for i in unique if i in self.jobs]
+            not_found = len(unique) - len(jobs)
+        else:
+            workspace, campaign = body.get("workspaceId"), body.get("campaignId")
+            if not isinstance(workspace, str) or not _IDENTIFIER.fullmatch(workspace):
+                raise _invalid("workspaceId", f"is required: {_ID_RULE}")
+            if not isinstance(campaign, str) or not 1 <= len(campaign) <= MAX_CAMPAIGN_ID_CHARS:
+                raise _invalid(
+                    "campaignId",
+                    f"is required: a string of 1 to {MAX_CAMPAIGN_ID_CHARS} characters",
+                )
+            jobs = [
+                job
+                for job in self.jobs.values()
+                if job.workspace_id == workspace and job.metadata.get("campaignId") == campaign
+            ]
+            not_found = 0
+        counts = Counter(job.status for job in jobs)
+        for job in jobs:
+            if job.status is JobStatus.SCHEDULED:
+                job.status, job.updated_at = JobStatus.CANCELLED, self.now
+        return {
+            "success": True,
+            "cancelled": counts[JobStatus.SCHEDULED],
+            "alreadyCancelled": counts[JobStatus.CANCELLED],
+            "notCancellable": len(jobs) - counts[JobStatus.SCHEDULED] - counts[JobStatus.CANCELLED],
+            "notFound": not_found,
+        }
 
     def _list(self, params: dict[str, Any]) -> dict[str, Any]:
         workspace = params.get("workspaceId")

@@ -36,6 +36,7 @@ from queue_services._limits import (
     MAX_CAMPAIGN_ID_CHARS,
     MAX_CANCEL_IDS,
     MAX_IDENTIFIER_CHARS,
+    MAX_JOB_ID_CHARS,
     MAX_LOOKUP_IDS,
     MAX_METADATA_DEPTH,
     MAX_SMS_CHARS,
@@ -436,7 +437,7 @@ class LookupRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
 
-    job_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+    job_ids: list[Annotated[str, Field(min_length=1, max_length=MAX_JOB_ID_CHARS)]] = Field(
         alias="jobIds", min_length=1, max_length=MAX_LOOKUP_IDS
     )
 
