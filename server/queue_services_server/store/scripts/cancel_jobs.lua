@@ -24,62 +24,97 @@
 -- slot goes out within the pacer's horizon (0.4 s) and counts as not cancellable. Scripts run
 -- one at a time, so a cancel and a slot cannot both win.
 local mode, prefix, now, only_ws = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local backlog_drop, wake = {}, {}
 
-local function cancel_one(id)
-  local key = prefix .. ':job:' .. id
-  local raw = redis.call('GET', key)
-  if not raw then return 0 end
-  local job = cjson.decode(raw)
-  if only_ws ~= '' and job.workspaceId ~= only_ws then return 0 end
-  if job.status == 'CANCELLED' then return 2 end
-  local channel = job.channel
-  local from = job.status
-  if from == 'SCHEDULED' then
-    dequeue(prefix, channel, job.workspaceId, job.priority, id)
-  elseif from == 'PROCESSING' then
-    if redis.call('SISMEMBER', prefix .. ':sending:' .. channel, id) == 1 then return 3 end
-    redis.call('HDEL', prefix .. ':owner:' .. channel, id)
-    redis.call('ZREM', prefix .. ':inflight:' .. channel, id)
-    local in_flight = prefix .. ':inflight-ws:' .. channel
-    if redis.call('HINCRBY', in_flight, job.workspaceId, -1) <= 0 then
-      redis.call('HDEL', in_flight, job.workspaceId)
+-- Redis commands are the cost of a script (a few us each), so one call does a kind of change
+-- for all the jobs it applies to: one MGET, one ZREM per schedule and status index, one MSET.
+local function cancel_all(ids)
+  local codes = {}
+  if #ids == 0 then return codes end
+  local keys = {}
+  for i, id in ipairs(ids) do keys[i] = prefix .. ':job:' .. id end
+  local raws = redis.call('MGET', unpack(keys))
+  local writes, leave, enter, schedules, backlog_drop, wake = {}, {}, {}, {}, {}, {}
+  local function add(groups, key, id)
+    local group = groups[key]
+    if not group then group = {}; groups[key] = group end
+    group[#group + 1] = id
+  end
+  for i, id in ipairs(ids) do
+    local raw, code = raws[i], 1
+    local job = raw and cjson.decode(raw)
+    if not job or (only_ws ~= '' and job.workspaceId ~= only_ws) then
+      code = 0
+    elseif job.status == 'CANCELLED' then
+      code = 2
+    elseif job.status == 'PROCESSING' then
+      if redis.call('SISMEMBER', prefix .. ':sending:' .. job.channel, id) == 1 then code = 3 end
+    elseif job.status ~= 'SCHEDULED' then
+      code = 3
     end
-    job.batch = nil
-    wake[prefix .. ':wake:' .. channel] = true
-  else
-    return 3
+    if code == 1 then
+      local channel, ws = job.channel, job.workspaceId
+      if job.status == 'SCHEDULED' then
+        add(schedules, channel .. '\0' .. ws .. '\0' .. job.priority, id)
+      else
+        -- taken, without its slot yet: out of its batch, so the pacer answers "lost" for it
+        redis.call('HDEL', prefix .. ':owner:' .. channel, id)
+        redis.call('ZREM', prefix .. ':inflight:' .. channel, id)
+        local in_flight = prefix .. ':inflight-ws:' .. channel
+        if redis.call('HINCRBY', in_flight, ws, -1) <= 0 then redis.call('HDEL', in_flight, ws) end
+        job.batch = nil
+        wake[prefix .. ':wake:' .. channel] = true
+      end
+      add(leave, prefix .. ':state:' .. channel .. ':' .. job.status, id)
+      add(enter, prefix .. ':state:' .. channel .. ':CANCELLED', id)
+      job.status = 'CANCELLED'
+      job.updatedAt = now
+      writes[#writes + 1] = keys[i]
+      writes[#writes + 1] = cjson.encode(job)
+      backlog_drop[ws] = (backlog_drop[ws] or 0) + 1
+      notify(prefix, job, now)
+    end
+    codes[i] = code
   end
-  job.status = 'CANCELLED'
-  job.updatedAt = now
-  redis.call('ZREM', prefix .. ':state:' .. channel .. ':' .. from, id)
-  redis.call('ZADD', prefix .. ':state:' .. channel .. ':CANCELLED', now, id)
-  redis.call('SET', key, cjson.encode(job), 'KEEPTTL')
-  backlog_drop[job.workspaceId] = (backlog_drop[job.workspaceId] or 0) + 1
-  notify(prefix, job, now)
-  return 1
+  for place, members in pairs(schedules) do
+    local channel, ws, priority = string.match(place, '^(.-)%z(.*)%z(.-)$')
+    local schedule = prefix .. ':schedule:' .. channel .. ':' .. ws .. ':' .. priority
+    redis.call('ZREM', schedule, unpack(members))
+    if redis.call('EXISTS', schedule) == 0 then
+      -- the last one of it: what dequeue (_common.lua) does for a workspace left with nothing
+      redis.call('ZREM', prefix .. ':due:' .. channel .. ':' .. priority, ws)
+      redis.call('ZREM', prefix .. ':round:' .. channel .. ':' .. priority, ws)
+      redis.call('HDEL', prefix .. ':deficit:' .. channel, ws .. '|' .. priority)
+    end
+  end
+  for key, members in pairs(leave) do redis.call('ZREM', key, unpack(members)) end
+  for key, members in pairs(enter) do
+    local scored = {}
+    for _, id in ipairs(members) do
+      scored[#scored + 1] = now
+      scored[#scored + 1] = id
+    end
+    redis.call('ZADD', key, unpack(scored))
+  end
+  -- records carry no TTL (retention deletes them): MSET keeps what SET KEEPTTL would
+  if #writes > 0 then redis.call('MSET', unpack(writes)) end
+  for ws, n in pairs(backlog_drop) do backlog(prefix, ws, -n) end
+  for key in pairs(wake) do
+    -- room in flight again: a sleeping dispatcher may claim
+    redis.call('LPUSH', key, '1')
+    redis.call('LTRIM', key, 0, 0)
+  end
+  return codes
 end
 
-local result
 if mode == 'ids' then
-  result = {}
-  for i = 5, #ARGV do result[#result + 1] = cancel_one(ARGV[i]) end
-else
-  local start, count = tonumber(ARGV[5]), tonumber(ARGV[6])
-  local ids = redis.call('LRANGE', KEYS[1], start, start + count - 1)
-  local counts = {0, 0, 0, 0}
-  for _, id in ipairs(ids) do
-    local code = cancel_one(id)
-    counts[code + 1] = counts[code + 1] + 1
-  end
-  local next_start = -1
-  if #ids == count then next_start = start + count end
-  result = {next_start, counts[1], counts[2], counts[3], counts[4]}
+  local ids = {}
+  for i = 5, #ARGV do ids[#ids + 1] = ARGV[i] end
+  return cancel_all(ids)
 end
-for ws, n in pairs(backlog_drop) do backlog(prefix, ws, -n) end
-for key in pairs(wake) do
-  -- room in flight again: a sleeping dispatcher may claim
-  redis.call('LPUSH', key, '1')
-  redis.call('LTRIM', key, 0, 0)
-end
-return result
+local start, count = tonumber(ARGV[5]), tonumber(ARGV[6])
+local ids = redis.call('LRANGE', KEYS[1], start, start + count - 1)
+local counts = {0, 0, 0, 0}
+for _, code in ipairs(cancel_all(ids)) do counts[code + 1] = counts[code + 1] + 1 end
+local next_start = -1
+if #ids == count then next_start = start + count end
+return {next_start, counts[1], counts[2], counts[3], counts[4]}
