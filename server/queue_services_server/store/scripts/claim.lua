@@ -194,23 +194,43 @@ local function serve(priority)
     local taken = {}
     if want > 0 then
       local ids = redis.call('ZRANGEBYSCORE', schedule, '-inf', horizon, 'LIMIT', 0, want)
-      for _, id in ipairs(ids) do
-        redis.call('ZREM', schedule, id)
-        local raw = redis.call('GET', job_key(id))
-        if raw then
-          local job = cjson.decode(raw)
-          if job.status == 'SCHEDULED' then
-            job.status = 'PROCESSING'
-            job.batch = batch_id
-            job.updatedAt = now
-            raw = cjson.encode(job)
-            redis.call('SET', job_key(id), raw, 'KEEPTTL')
-            redis.call('ZADD', KEYS[1], now + lease_ms, id)
-            redis.call('HSET', KEYS[2], id, batch_id)
-            move(id, 'SCHEDULED', 'PROCESSING')
-            notify(prefix, job, now)
-            taken[#taken + 1] = raw
+      if #ids > 0 then
+        -- one command per kind of change for the whole batch (a command costs a few us)
+        redis.call('ZREM', schedule, unpack(ids))
+        local keys = {}
+        for i, id in ipairs(ids) do keys[i] = job_key(id) end
+        local raws = redis.call('MGET', unpack(keys))
+        local writes, leases, owners, moved, entered = {}, {}, {}, {}, {}
+        for i, id in ipairs(ids) do
+          local raw = raws[i]
+          if raw then
+            local job = cjson.decode(raw)
+            if job.status == 'SCHEDULED' then
+              job.status = 'PROCESSING'
+              job.batch = batch_id
+              job.updatedAt = now
+              raw = cjson.encode(job)
+              writes[#writes + 1] = keys[i]
+              writes[#writes + 1] = raw
+              leases[#leases + 1] = now + lease_ms
+              leases[#leases + 1] = id
+              owners[#owners + 1] = id
+              owners[#owners + 1] = batch_id
+              moved[#moved + 1] = id
+              entered[#entered + 1] = now
+              entered[#entered + 1] = id
+              notify(prefix, job, now)
+              taken[#taken + 1] = raw
+            end
           end
+        end
+        if #taken > 0 then
+          -- records carry no TTL (retention deletes them): MSET keeps what SET KEEPTTL would
+          redis.call('MSET', unpack(writes))
+          redis.call('ZADD', KEYS[1], unpack(leases))
+          redis.call('HSET', KEYS[2], unpack(owners))
+          redis.call('ZREM', prefix .. ':state:' .. channel .. ':SCHEDULED', unpack(moved))
+          redis.call('ZADD', prefix .. ':state:' .. channel .. ':PROCESSING', unpack(entered))
         end
       end
       turn = turn - #ids

@@ -45,27 +45,32 @@ local function count(ws, name)
   per_workspace[ws] = per_workspace[ws] or {total = 0, success = 0, failed = 0, rateLimited = 0}
   per_workspace[ws][name] = per_workspace[ws][name] + 1
 end
+-- One command per kind of change for all the jobs of the call (a command costs a few us): the
+-- owners and records read at once, the indexes and records written at once.
+local ids, keys = {}, {}
 for i = first_job, #ARGV, 5 do
-  local id, outcome, detail = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  ids[#ids + 1] = ARGV[i]
+  keys[#keys + 1] = prefix .. ':job:' .. ARGV[i]
+end
+local owners = #ids > 0 and redis.call('HMGET', KEYS[7], unpack(ids)) or {}
+local raws = #ids > 0 and redis.call('MGET', unpack(keys)) or {}
+local done, writes, entered, in_flight_drop, backlog_drop = {}, {}, {}, {}, {}
+for n, id in ipairs(ids) do
+  local i = first_job + 5 * (n - 1)
+  local outcome, detail = ARGV[i + 1], ARGV[i + 2]
   local due, rate_limited = now + tonumber(ARGV[i + 3]), ARGV[i + 4] == '1'
-  local key = prefix .. ':job:' .. id
-  local raw = redis.call('HGET', KEYS[7], id) == batch_id and redis.call('GET', key)
+  local raw = owners[n] == batch_id and raws[n]
   if raw then
     local job = cjson.decode(raw)
     if job.status == 'PROCESSING' and job.batch == batch_id then
-      redis.call('ZREM', KEYS[1], id)
-      redis.call('HDEL', KEYS[7], id)
-      redis.call('SREM', KEYS[9], id)
-      if redis.call('HINCRBY', KEYS[8], job.workspaceId, -1) <= 0 then
-        redis.call('HDEL', KEYS[8], job.workspaceId)
-      end
+      done[#done + 1] = id
+      in_flight_drop[job.workspaceId] = (in_flight_drop[job.workspaceId] or 0) + 1
       job.batch = nil
       job.updatedAt = now
       job.attempts = (tonumber(job.attempts) or 0) + 1
-      redis.call('ZREM', prefix .. ':state:' .. channel .. ':PROCESSING', id)
       if outcome == 'sent' then
         job.status = 'COMPLETED'
-        backlog(prefix, job.workspaceId, -1)
+        backlog_drop[job.workspaceId] = (backlog_drop[job.workspaceId] or 0) + 1
         job.sentAt = now
         job.providerMessageId = detail
         counts.success = counts.success + 1
@@ -79,14 +84,18 @@ for i = first_job, #ARGV, 5 do
         counts.retried = counts.retried + 1
       else
         job.status = 'FAILED'
-        backlog(prefix, job.workspaceId, -1)
+        backlog_drop[job.workspaceId] = (backlog_drop[job.workspaceId] or 0) + 1
         job.lastError = detail
         counts.failed = counts.failed + 1
         count(job.workspaceId, 'failed')
         count(job.workspaceId, 'total')
       end
-      redis.call('SET', key, cjson.encode(job), 'KEEPTTL')
-      redis.call('ZADD', prefix .. ':state:' .. channel .. ':' .. job.status, now, id)
+      writes[#writes + 1] = keys[n]
+      writes[#writes + 1] = cjson.encode(job)
+      local index = prefix .. ':state:' .. channel .. ':' .. job.status
+      entered[index] = entered[index] or {}
+      entered[index][#entered[index] + 1] = now
+      entered[index][#entered[index] + 1] = id
       notify(prefix, job, now)
       if rate_limited then
         counts.rateLimited = counts.rateLimited + 1
@@ -102,6 +111,19 @@ for i = first_job, #ARGV, 5 do
       updated = updated + 1
     end
   end
+end
+if #done > 0 then
+  redis.call('ZREM', KEYS[1], unpack(done))
+  redis.call('HDEL', KEYS[7], unpack(done))
+  redis.call('SREM', KEYS[9], unpack(done))
+  redis.call('ZREM', prefix .. ':state:' .. channel .. ':PROCESSING', unpack(done))
+  for index, scored in pairs(entered) do redis.call('ZADD', index, unpack(scored)) end
+  -- records carry no TTL (retention deletes them): MSET keeps what SET KEEPTTL would
+  redis.call('MSET', unpack(writes))
+  for ws, n in pairs(in_flight_drop) do
+    if redis.call('HINCRBY', KEYS[8], ws, -n) <= 0 then redis.call('HDEL', KEYS[8], ws) end
+  end
+  for ws, n in pairs(backlog_drop) do backlog(prefix, ws, -n) end
 end
 -- metrics: one set of increments per call, the batch itself counted with its last call
 if updated > 0 or last_call then

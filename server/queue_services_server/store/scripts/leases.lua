@@ -25,14 +25,26 @@ if (mode == 'begin' and holder and holder ~= runner) or (mode == 'renew' and hol
   return {0}
 end
 redis.call('SET', KEYS[3], runner, 'PX', lease)
-local lost, records = {}, {}
-for i = 6, #ARGV do
-  local id = ARGV[i]
-  if redis.call('HGET', KEYS[1], id) == batch then
-    redis.call('ZADD', KEYS[2], 'XX', now + lease, id)
-    if mode == 'begin' then records[#records + 1] = redis.call('GET', ARGV[5] .. ':job:' .. id) end
+local lost, records, held, renewed = {}, {}, {}, {}
+local ids = {}
+for i = 6, #ARGV do ids[#ids + 1] = ARGV[i] end
+-- one command per kind of change for the whole batch (a command costs a few us)
+local owners = #ids > 0 and redis.call('HMGET', KEYS[1], unpack(ids)) or {}
+for n, id in ipairs(ids) do
+  if owners[n] == batch then
+    held[#held + 1] = id
+    renewed[#renewed + 1] = now + lease
+    renewed[#renewed + 1] = id
   else
     lost[#lost + 1] = id
+  end
+end
+if #held > 0 then
+  redis.call('ZADD', KEYS[2], 'XX', unpack(renewed))
+  if mode == 'begin' then
+    local keys = {}
+    for n, id in ipairs(held) do keys[n] = ARGV[5] .. ':job:' .. id end
+    records = redis.call('MGET', unpack(keys))
   end
 end
 local result = {1, now, #lost}

@@ -91,9 +91,12 @@ local hold = tonumber(redis.call('GET', KEYS[4]) or '0')
 local stopped_wait = nil
 if hold > now then stopped_wait = hold - now end
 
+local asked = {}
+for i = first_job, #ARGV, 2 do asked[#asked + 1] = ARGV[i] end
+local owners = #asked > 0 and redis.call('HMGET', KEYS[1], unpack(asked)) or {}
 for i = first_job, #ARGV, 2 do
   local id, not_before = ARGV[i], tonumber(ARGV[i + 1])
-  if redis.call('HGET', KEYS[1], id) ~= batch then
+  if owners[(i - first_job) / 2 + 1] ~= batch then
     result[#result + 1] = -2
   elseif stopped_wait then
     result[#result + 1] = -1
