@@ -54,6 +54,9 @@ DEFAULT_LEAD_S = 0.01
 #: Seconds between two looks at whether the sends given slots have caught up with them.
 BEHIND_POLL_S = 0.005
 
+#: The lead is worked out again after this many new samples (at every one before that many).
+LEAD_EVERY_SAMPLES = 16
+
 #: Seconds: the least and the most lead a send gets.
 MIN_LEAD_S = 0.002
 MAX_LEAD_S = 0.01
@@ -67,6 +70,10 @@ class ChannelPacer:
         self._config = config
         #: Seconds from the start of recent sends to their release (connection and headers).
         self._ready_s: deque[float] = deque(maxlen=64)
+        #: Samples taken so far, and at how many the lead was last worked out (and its value).
+        self._ready_count = 0
+        self._lead_samples = -1
+        self._lead_s = DEFAULT_LEAD_S
         #: Sends that reached their release after their slot and took another.
         self.late_sends = 0
         #: Sends given a slot and not released yet: their slot (monotonic seconds).
@@ -135,8 +142,14 @@ class ChannelPacer:
         connection idle for long (which would take more connections, and more time to make)."""
         if not self._ready_s:
             return DEFAULT_LEAD_S
-        typical = sorted(self._ready_s)[len(self._ready_s) // 2]
-        return min(max(2 * typical, MIN_LEAD_S), MAX_LEAD_S)
+        fresh = self._ready_count - self._lead_samples
+        if fresh >= LEAD_EVERY_SAMPLES or (fresh and self._ready_count < LEAD_EVERY_SAMPLES):
+            # the median of the last 64, worked out again every few samples: every send asks,
+            # and sorting for each would cost more than the send itself
+            typical = sorted(self._ready_s)[len(self._ready_s) // 2]
+            self._lead_s = min(max(2 * typical, MIN_LEAD_S), MAX_LEAD_S)
+            self._lead_samples = self._ready_count
+        return self._lead_s
 
     def release(self, at: float, reslot: Reslot, *, paced: bool = True) -> Release:
         """The `Release` of a send whose slot is at `at` (this process's monotonic clock): it
@@ -148,8 +161,10 @@ class ChannelPacer:
         async def release() -> None:
             now = time.monotonic()
             self._ready_s.append(now - started)
+            self._ready_count += 1
             if now <= at + LATE_AFTER_MS / 1000 or not paced:
-                await asyncio.sleep(max(at - now, 0))
+                if at > now:
+                    await asyncio.sleep(at - now)
                 return
             # Later than its slot (a connection slower than the lead, a busy process): going
             # now would land this message on the slots given after its own. It waits for a slot

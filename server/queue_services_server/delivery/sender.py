@@ -113,6 +113,8 @@ class BatchSender:
         #: Sends of this process at the provider now, and the condition their end signals.
         self._at_provider = 0
         self._provider_free = asyncio.Condition()
+        #: Sends waiting for room at the provider (the condition is used only while some are).
+        self._room_waiters = 0
         self._max_connections = connections_for(config.rate_limit)
         #: When each send now at the provider was released to it (monotonic seconds).
         self._at_provider_since: dict[object, float] = {}
@@ -226,7 +228,10 @@ class BatchSender:
         record: Callable[[JobOutcome], None],
     ) -> None:
         # Started a lead before the slot, so that the connection is ready when the slot comes.
-        await asyncio.sleep(max(at - self._pacer.lead_s() - time.monotonic(), 0))
+        # (A send due now does not sleep at all: a yield to the loop costs more than the send.)
+        early_s = at - self._pacer.lead_s() - time.monotonic()
+        if early_s > 0:
+            await asyncio.sleep(early_s)
         if job.id in batch.lost:
             return  # a renewal found its lease gone: another batch has it now
 
@@ -326,15 +331,24 @@ class BatchSender:
 
     @contextlib.asynccontextmanager
     async def _provider_room(self) -> AsyncIterator[None]:
-        async with self._provider_free:
-            await self._provider_free.wait_for(lambda: self._at_provider < self.room_at_provider())
-            self._at_provider += 1
+        # Without a wait (the common case), no lock: the loop runs one task at a time.
+        if self._room_waiters or self._at_provider >= self.room_at_provider():
+            self._room_waiters += 1
+            try:
+                async with self._provider_free:
+                    await self._provider_free.wait_for(
+                        lambda: self._at_provider < self.room_at_provider()
+                    )
+            finally:
+                self._room_waiters -= 1
+        self._at_provider += 1
         try:
             yield
         finally:
-            async with self._provider_free:
-                self._at_provider -= 1
-                self._provider_free.notify()
+            self._at_provider -= 1
+            if self._room_waiters:
+                async with self._provider_free:
+                    self._provider_free.notify()
 
     def _observe_latency(self, seconds: float) -> None:
         # An exponentially weighted mean, the first samples weighing more so it settles fast.
