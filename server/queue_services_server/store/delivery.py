@@ -35,12 +35,22 @@ RATE_EVENTS_KEPT = 100
 
 
 @dataclass(frozen=True)
+class ClaimedJob:
+    """A job a claim took (now PROCESSING in the claim's batch); its record is read by the
+    sender when it begins the batch."""
+
+    id: str
+    workspace_id: str
+    priority: str
+
+
+@dataclass(frozen=True)
 class Claim:
     """What one claim call gave: a batch (maybe empty) and when the next job is due."""
 
     batch_id: str
     workspace_id: str | None
-    jobs: list[JobRecord]
+    jobs: list[ClaimedJob]
     #: The earliest due time still on the schedule (ms), or None if it is empty.
     next_due_ms: int | None
     #: Redis's clock when the claim was made (ms): what `next_due_ms` is to be compared with.
@@ -143,7 +153,11 @@ class DeliveryStore:
             reply = await self._claim(keys=keys, args=args)
         taken, next_due, now = int(reply[0]), int(reply[1]), int(reply[2])
         workspace = reply[3].decode() if taken else None
-        jobs = [JobRecord.from_json(raw) for raw in reply[4 : 4 + taken]]
+        priority = reply[4].decode() if taken else ""
+        jobs = [
+            ClaimedJob(raw_id.decode(), workspace or "", priority)
+            for raw_id in reply[5 : 5 + taken]
+        ]
         return Claim(batch_id, workspace, jobs, None if next_due < 0 else next_due, now)
 
     async def begin(

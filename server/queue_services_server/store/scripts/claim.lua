@@ -50,8 +50,9 @@
 --      flight is passed over (its turn ends). Taken jobs become PROCESSING with this batch id
 --      and a lease.
 --
--- Returns {taken, next_due_ms, now, workspace, record1, record2, ...}: taken = number of records
--- returned; next_due_ms = when the next job is due (now, while a round holds workspaces; else
+-- Returns {taken, next_due_ms, now, workspace, priority, id1, id2, ...}: taken = number of job ids
+-- returned (the sender reads the records when it begins the batch, so none is encoded twice);
+-- next_due_ms = when the next job is due (now, while a round holds workspaces; else
 -- the earliest due time in the due indexes; -1 if none), for the dispatcher to sleep until;
 -- now = Redis's clock (ms).
 local prefix, channel = ARGV[1], ARGV[2]
@@ -220,7 +221,7 @@ local function serve(priority)
               entered[#entered + 1] = now
               entered[#entered + 1] = id
               notify(prefix, job, now)
-              taken[#taken + 1] = raw
+              taken[#taken + 1] = id
             end
           end
         end
@@ -272,8 +273,8 @@ for _, priority in ipairs(waiting) do
         redis.call('HDEL', KEYS[6], other)
       end
     end
-    local result = {#taken, next_due(), now, ws}
-    for _, raw in ipairs(taken) do result[#result + 1] = raw end
+    local result = {#taken, next_due(), now, ws, priority}
+    for _, id in ipairs(taken) do result[#result + 1] = id end
     return result
   end
 end
