@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import orjson
 import pytest
 import redis as redis_lib
 
@@ -175,3 +177,56 @@ def test_logout_ends_the_session(browser: httpx.Client) -> None:
     browser.post("/admin/queues/logout", data={"csrf": csrf})
 
     assert browser.get("/admin/queues/").status_code == 303
+
+
+def take(redis: redis_lib.Redis, job_id: str, *, slot: bool) -> None:
+    """Do what a sender does when it takes a job (status PROCESSING, off the schedule) and, with
+    `slot`, when the job's send slot comes (it is then on its way to the provider)."""
+    record = orjson.loads(redis.get(KEYS.job(job_id)))
+    record["status"] = "PROCESSING"
+    redis.set(KEYS.job(job_id), orjson.dumps(record))
+    redis.zrem(KEYS.workspace_schedule("sms", record["workspaceId"], "normal"), job_id)
+    redis.zrem(KEYS.state("sms", "SCHEDULED"), job_id)
+    redis.zadd(KEYS.state("sms", "PROCESSING"), {job_id: 1})
+    if slot:
+        redis.sadd(KEYS.sending("sms"), job_id)
+
+
+def status_in_redis(redis: redis_lib.Redis, job_id: str) -> str:
+    status: str = orjson.loads(redis.get(KEYS.job(job_id)))["status"]
+    return status
+
+
+def notice_of(answer: httpx.Response) -> str:
+    """The notice a board action redirects with."""
+    assert answer.status_code == 303, answer.text
+    return parse_qs(urlsplit(answer.headers["location"]).query)["notice"][0]
+
+
+def test_a_taken_job_without_its_send_slot_can_be_cancelled_and_a_failed_cancel_says_why(
+    browser: httpx.Client, redis: redis_lib.Redis
+) -> None:
+    csrf = login(browser)
+    taken, sending, done = schedule(browser), schedule(browser), schedule(browser)
+    take(redis, taken, slot=False)
+    take(redis, sending, slot=True)
+    record = orjson.loads(redis.get(KEYS.job(done)))
+    redis.set(KEYS.job(done), orjson.dumps({**record, "status": "COMPLETED"}))
+
+    taken_page = browser.get(f"/admin/queues/jobs/{taken}").text
+    sending_page = browser.get(f"/admin/queues/jobs/{sending}").text
+    cancelled = browser.post(f"/admin/queues/jobs/{taken}/cancel", data={"csrf": csrf})
+    on_its_way = browser.post(f"/admin/queues/jobs/{sending}/cancel", data={"csrf": csrf})
+    finished = browser.post(f"/admin/queues/jobs/{done}/cancel", data={"csrf": csrf})
+    missing = browser.post("/admin/queues/jobs/01NOSUCHJOB/cancel", data={"csrf": csrf})
+
+    assert 'id="action-cancel"' in taken_page
+    assert "not yet: can still be cancelled" in taken_page
+    assert 'id="action-cancel"' not in sending_page
+    assert "given: on its way to the provider" in sending_page
+    assert notice_of(cancelled) == "cancel: done"
+    assert status_in_redis(redis, taken) == "CANCELLED"
+    assert "on its way to the provider" in notice_of(on_its_way)
+    assert status_in_redis(redis, sending) == "PROCESSING"
+    assert notice_of(finished) == "cancel: not possible: the job is COMPLETED already"
+    assert notice_of(missing) == "cancel: not possible: there is no such job"

@@ -236,13 +236,19 @@ async def job_detail(request: Request) -> Response:
         (f"last change ({record.status})", row["updatedAt"]),
     ]
     now = clock.now_ms()
+    # Taken by a sender but without its send slot yet, a job can still be stopped.
+    on_its_way = record.status == "PROCESSING" and await jobs.is_on_its_way(
+        record.channel, record.id
+    )
     return _render(
         request,
         "job.html",
         job=row,
         payload=payload,
         timeline=[(label, when) for label, when in timeline if when],
-        can_cancel=record.status == "SCHEDULED",
+        on_its_way=on_its_way,
+        can_cancel=record.status == "SCHEDULED"
+        or (record.status == "PROCESSING" and not on_its_way),
         can_send_now=record.status == "SCHEDULED" and record.scheduled_for > now,
         can_retry=record.status == "FAILED",
     )
@@ -267,15 +273,28 @@ async def outbox(request: Request) -> Response:
 # ---- actions -----------------------------------------------------------------------------------
 
 
+def _cancel_notice(outcome: CancelOutcome, record: JobRecord | None) -> str:
+    """The notice after cancelling one job: done, or why not."""
+    if outcome is CancelOutcome.CANCELLED:
+        return "cancel: done"
+    if outcome is CancelOutcome.ALREADY_CANCELLED:
+        return "cancel: done (it was already cancelled)"
+    if outcome is CancelOutcome.NOT_FOUND or record is None:
+        return "cancel: not possible: there is no such job"
+    if record.status == "PROCESSING":
+        return "cancel: not possible: the job has its send slot and is on its way to the provider"
+    return f"cancel: not possible: the job is {record.status} already"
+
+
 async def job_action(request: Request) -> Response:
     await checked_form(request)
     job_id, action = request.path_params["job_id"][:64], request.path_params["action"]
     jobs, operator, _ = _stores(request)
     now = clock.now_ms()
     if action == "cancel":
-        outcome, _ = await jobs.cancel(job_id, now)
-        done = outcome in (CancelOutcome.CANCELLED, CancelOutcome.ALREADY_CANCELLED)
-    elif action == "retry":
+        outcome, record = await jobs.cancel(job_id, now)
+        return _back(request, f"/jobs/{job_id}", _cancel_notice(outcome, record))
+    if action == "retry":
         done = (await operator.retry(job_id, now))[0] is ActionOutcome.DONE
     elif action == "send-now":
         done = (await operator.send_now(job_id, now))[0] is ActionOutcome.DONE
