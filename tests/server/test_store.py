@@ -206,6 +206,26 @@ async def test_a_campaign_id_is_a_workspace_s_own(store: JobStore, redis: redis_
     assert redis.zrange(SCHEDULE, 0, -1) == [b"a"]
 
 
+async def test_campaign_size_counts_a_workspace_s_jobs_of_the_campaign(store: JobStore) -> None:
+    spring = [of_campaign("a", "spring"), of_campaign("b", "spring")]
+    others = [of_campaign("c", "autumn"), of_campaign("d", "spring", workspace="ws-2")]
+    await store.create([*spring, *others])
+
+    assert await store.campaign_size("ws-1", "spring") == 2
+    assert await store.campaign_size("ws-2", "spring") == 1
+    assert await store.campaign_size("ws-1", "winter") == 0
+
+
+async def test_a_job_is_on_its_way_once_it_has_its_send_slot(
+    store: JobStore, redis: redis_lib.Redis
+) -> None:
+    redis.sadd(KEYS.sending("sms"), "slotted")
+
+    assert await store.is_on_its_way("sms", "slotted")
+    assert not await store.is_on_its_way("sms", "waiting")
+    assert not await store.is_on_its_way("email", "slotted")
+
+
 async def test_cancel_many_with_a_workspace_cancels_only_its_jobs(store: JobStore) -> None:
     await store.create([record("mine"), record("theirs", workspace="ws-2")])
 

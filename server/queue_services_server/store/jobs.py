@@ -281,6 +281,20 @@ class JobStore:
                 counts += CancelCounts(cancelled, already, not_cancellable, not_found)
         return counts
 
+    async def campaign_size(self, workspace_id: str, campaign_id: str) -> int:
+        """How many jobs were created into a workspace's campaign (retention may have removed
+        some of them since); 0 for a campaign that has none."""
+        with translate_redis_errors():
+            size: int = await self._redis.llen(self._keys.campaign(workspace_id, campaign_id))
+        return size
+
+    async def is_on_its_way(self, channel: str, job_id: str) -> bool:
+        """Whether a job in flight on `channel` has its send slot, so that a cancel can no
+        longer stop it (it reaches the provider within the pacer's horizon)."""
+        with translate_redis_errors():
+            member = await self._redis.sismember(self._keys.sending(channel), job_id)
+        return bool(member)
+
     async def list_workspace_jobs(
         self,
         workspace_id: str,

@@ -2,14 +2,15 @@
 
 Every page needs an operator logged in with an admin key, and every action is a POST form
 carrying the session's CSRF token (`session.py`). Every page is HTML rendered on the server with
-its CSS served by the app: no script, no CDN.
+its CSS served by the app: no script, no CDN; so an action that needs confirming (cancelling a
+campaign) asks on a page of its own.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,6 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from queue_services._limits import MAX_CAMPAIGN_ID_CHARS, MAX_IDENTIFIER_CHARS
 from queue_services_server import clock
 from queue_services_server.api.board.charts import bucketed, line_chart
 from queue_services_server.api.board.session import (
@@ -30,6 +32,7 @@ from queue_services_server.api.board.session import (
     start_session,
 )
 from queue_services_server.api.routes.jobs import job_answer
+from queue_services_server.api.schemas import is_identifier
 from queue_services_server.logs import mask
 from queue_services_server.settings import Settings
 from queue_services_server.store.api_keys import ApiKeyStore
@@ -151,6 +154,8 @@ async def overview(request: Request) -> Response:
         figures=figures,
         charts=charts,
         workspaces=sorted(workspaces.items())[:200],
+        max_identifier_chars=MAX_IDENTIFIER_CHARS,
+        max_campaign_id_chars=MAX_CAMPAIGN_ID_CHARS,
     )
 
 
@@ -236,15 +241,67 @@ async def job_detail(request: Request) -> Response:
         (f"last change ({record.status})", row["updatedAt"]),
     ]
     now = clock.now_ms()
+    # Taken by a sender but without its send slot yet, a job can still be stopped.
+    on_its_way = record.status == "PROCESSING" and await jobs.is_on_its_way(
+        record.channel, record.id
+    )
     return _render(
         request,
         "job.html",
         job=row,
         payload=payload,
         timeline=[(label, when) for label, when in timeline if when],
-        can_cancel=record.status == "SCHEDULED",
+        on_its_way=on_its_way,
+        campaign=record.campaign_id,
+        campaign_cancellable=record.campaign_id is not None
+        and _campaign_problem(record.workspace_id, record.campaign_id) is None,
+        can_cancel=record.status == "SCHEDULED"
+        or (record.status == "PROCESSING" and not on_its_way),
         can_send_now=record.status == "SCHEDULED" and record.scheduled_for > now,
         can_retry=record.status == "FAILED",
+    )
+
+
+def _campaign_problem(workspace_id: str, campaign_id: str) -> str | None:
+    """What is wrong with a campaign's ids, as `POST /api/jobs/cancel` checks them, in words for
+    a notice; None if nothing."""
+    if not is_identifier(workspace_id):
+        return (
+            f"the workspace id must be 1 to {MAX_IDENTIFIER_CHARS} characters of letters, "
+            "digits and . _ : @ + -, starting with a letter or digit"
+        )
+    if not 1 <= len(campaign_id) <= MAX_CAMPAIGN_ID_CHARS:
+        return f"the campaign id must be 1 to {MAX_CAMPAIGN_ID_CHARS} characters"
+    return None
+
+
+def _campaign_fields(fields: Any) -> tuple[str, str, str, str]:
+    """The workspace id, campaign id and job id (the page the operator came from, if a job's)
+    of a campaign form, and the board path to go back to."""
+    workspace = str(fields.get("workspace", "")).strip()
+    campaign = str(fields.get("campaign", ""))
+    job_id = str(fields.get("job", ""))[:64]
+    back = f"/jobs/{quote(job_id, safe='')}" if job_id else "/"
+    return workspace, campaign, job_id, back
+
+
+async def campaign_cancel_page(request: Request) -> Response:
+    """Asks to confirm cancelling a campaign, with how many jobs it has (the board runs no
+    script, so no dialog in the browser: a page of its own)."""
+    if redirect := _login_required(request):
+        return redirect
+    workspace, campaign, job_id, back = _campaign_fields(request.query_params)
+    if problem := _campaign_problem(workspace, campaign):
+        return _back(request, back, f"cancel campaign: {problem}")
+    jobs, _, _ = _stores(request)
+    return _render(
+        request,
+        "campaign.html",
+        workspace=workspace,
+        campaign=campaign,
+        job_id=job_id,
+        back=back,
+        size=await jobs.campaign_size(workspace, campaign),
     )
 
 
@@ -267,15 +324,28 @@ async def outbox(request: Request) -> Response:
 # ---- actions -----------------------------------------------------------------------------------
 
 
+def _cancel_notice(outcome: CancelOutcome, record: JobRecord | None) -> str:
+    """The notice after cancelling one job: done, or why not."""
+    if outcome is CancelOutcome.CANCELLED:
+        return "cancel: done"
+    if outcome is CancelOutcome.ALREADY_CANCELLED:
+        return "cancel: done (it was already cancelled)"
+    if outcome is CancelOutcome.NOT_FOUND or record is None:
+        return "cancel: not possible: there is no such job"
+    if record.status == "PROCESSING":
+        return "cancel: not possible: the job has its send slot and is on its way to the provider"
+    return f"cancel: not possible: the job is {record.status} already"
+
+
 async def job_action(request: Request) -> Response:
     await checked_form(request)
     job_id, action = request.path_params["job_id"][:64], request.path_params["action"]
     jobs, operator, _ = _stores(request)
     now = clock.now_ms()
     if action == "cancel":
-        outcome, _ = await jobs.cancel(job_id, now)
-        done = outcome in (CancelOutcome.CANCELLED, CancelOutcome.ALREADY_CANCELLED)
-    elif action == "retry":
+        outcome, record = await jobs.cancel(job_id, now)
+        return _back(request, f"/jobs/{job_id}", _cancel_notice(outcome, record))
+    if action == "retry":
         done = (await operator.retry(job_id, now))[0] is ActionOutcome.DONE
     elif action == "send-now":
         done = (await operator.send_now(job_id, now))[0] is ActionOutcome.DONE
@@ -283,6 +353,22 @@ async def job_action(request: Request) -> Response:
         raise HTTPException(404, "no such action")
     notice = f"{action}: done" if done else f"{action}: not possible in the job's current state"
     return _back(request, f"/jobs/{job_id}", notice)
+
+
+async def campaign_action(request: Request) -> Response:
+    """Cancel every job of a workspace's campaign not yet on its way; the notice counts them."""
+    form = await checked_form(request)
+    workspace, campaign, _, back = _campaign_fields(form)
+    if problem := _campaign_problem(workspace, campaign):
+        return _back(request, back, f"cancel campaign: {problem}")
+    jobs, _, _ = _stores(request)
+    counts = await jobs.cancel_campaign(workspace, campaign, clock.now_ms())
+    notice = (
+        f"cancel campaign {campaign} of workspace {workspace}: cancelled {counts.cancelled}, "
+        f"already cancelled {counts.already_cancelled}, not cancellable {counts.not_cancellable} "
+        f"(sent, failed or on their way), no longer stored {counts.not_found}"
+    )
+    return _back(request, back, notice)
 
 
 async def channel_action(request: Request) -> Response:
@@ -320,6 +406,9 @@ def create_board(settings: Settings) -> Starlette:
             Route("/outbox", outbox, methods=["GET"]),
             Route("/jobs/{job_id:str}", job_detail, methods=["GET"]),
             Route("/jobs/{job_id:str}/{action:str}", job_action, methods=["POST"]),
+            # before the routes of a channel, which would take /campaigns/cancel for theirs
+            Route("/campaigns/cancel", campaign_cancel_page, methods=["GET"]),
+            Route("/campaigns/cancel", campaign_action, methods=["POST"]),
             Route("/{channel:str}/{action:str}", channel_action, methods=["POST"]),
             Route("/{channel:str}/{state:str}", job_list, methods=["GET"]),
         ],
