@@ -21,6 +21,7 @@ from queue_services import (
 )
 from queue_services._limits import (
     MAX_BULK_MESSAGES,
+    MAX_CAMPAIGN_ID_CHARS,
     MAX_DELAY_MS,
     MAX_IDENTIFIER_CHARS,
     MAX_METADATA_DEPTH,
@@ -120,6 +121,7 @@ def nested(levels: int) -> dict[str, Any]:
         (lambda q: sms(q, workspace_id="w" * (MAX_IDENTIFIER_CHARS + 1)), "workspaceId"),
         (lambda q: sms(q, delay=MAX_DELAY_MS + 1), "delay"),
         (lambda q: sms(q, metadata=nested(MAX_METADATA_DEPTH + 1)), "metadata"),
+        (lambda q: sms(q, metadata={"campaignId": "c" * (MAX_CAMPAIGN_ID_CHARS + 1)}), "metadata"),
         (lambda q: q.schedule_sms_bulk([SMS] * (MAX_BULK_MESSAGES + 1),
                                        chunk_size=MAX_BULK_MESSAGES + 1), "messages"),
     ],

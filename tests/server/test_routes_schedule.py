@@ -239,6 +239,7 @@ BAD_INPUTS = [
     ("sms", sms(metadata=[1, 2]), 422, "metadata"),
     ("sms", sms(metadata="campaign"), 422, "metadata"),
     ("sms", sms(metadata={"blob": "x" * 5000}), 422, "metadata"),
+    ("sms", sms(metadata={"campaignId": "c" * 201}), 422, "metadata"),
     ("sms", sms(metadata={"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": 1}}}}}}}}}), 422,
      "metadata"),
     ("sms", sms(delayMs=5000), 422, "delayMs"),

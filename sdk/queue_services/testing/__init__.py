@@ -432,6 +432,11 @@ class FakeServer:
             raise _invalid("metadata", "must be a JSON object")
         if metadata is not None and nesting_depth(metadata) > MAX_METADATA_DEPTH:
             raise _invalid("metadata", f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
+        campaign = (metadata or {}).get("campaignId")
+        if isinstance(campaign, str) and len(campaign) > MAX_CAMPAIGN_ID_CHARS:
+            raise _invalid(
+                "metadata", f"campaignId must be at most {MAX_CAMPAIGN_ID_CHARS} characters"
+            )
         if channel == "sms":
             phone, message = body.get("phoneNumber"), body.get("message")
             if not isinstance(phone, str) or not _E164.fullmatch(phone):

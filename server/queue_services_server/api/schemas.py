@@ -234,6 +234,10 @@ class _Message(BaseModel):
             raise ValueError(f"must be at most {limit} bytes as JSON (it is {size})")
         if nesting_depth(value) > MAX_METADATA_DEPTH:
             raise ValueError(f"must be nested at most {MAX_METADATA_DEPTH} levels deep")
+        campaign = value.get("campaignId")
+        if isinstance(campaign, str) and len(campaign) > MAX_CAMPAIGN_ID_CHARS:
+            # a campaign is cancelled by its id: one too long to name could never be
+            raise ValueError(f"campaignId must be at most {MAX_CAMPAIGN_ID_CHARS} characters")
         return value
 
     @field_validator("send_at")
