@@ -14,7 +14,7 @@ QueueServiceError
 │       ├── ConflictError                409  (not cancellable; Idempotency-Key reused)
 │       ├── UnprocessableEntityError     422  (validation: .errors lists the fields)
 │       ├── RateLimitError               429  .retry_after (the API key's request rate)
-│       ├── BacklogFullError             507  the workspace's backlog is full (not retried)
+│       ├── BacklogFullError             507  the workspace's backlog, or the store, is full
 │       └── InternalServerError          other 5xx
 └── InvalidSendTimeError         (also a ValueError) a bad delay or send time, raised before
                                  any request is sent
@@ -150,7 +150,9 @@ class RateLimitError(APIStatusError):
 
 class BacklogFullError(APIStatusError):
     """507: the workspace already has as many unfinished messages as the server allows
-    (``MAX_WORKSPACE_BACKLOG``). Not retried: schedule more once some have been sent."""
+    (``MAX_WORKSPACE_BACKLOG``, `code` ``backlog_full``), or the server's Redis is nearly full
+    (``MEMORY_GUARD_SHARE``, `code` ``store_full``). Not retried: schedule more once some have
+    been sent."""
 
 
 class InternalServerError(APIStatusError):

@@ -107,6 +107,20 @@ class Settings(BaseSettings):
         description="Most jobs one workspace may have waiting or being sent; new ones beyond it "
         "are refused with 507 (`backlog_full`). 0 = no bound.",
     )
+    memory_guard_share: float = Field(
+        default=0.9,
+        ge=0,
+        le=1,
+        description="Share of Redis's maxmemory past which new jobs are refused with 507 "
+        "(`store_full`), so that the jobs already accepted can still be recorded. 0 = no guard; "
+        "no effect while Redis has no maxmemory.",
+    )
+    max_callback_backlog: int = Field(
+        default=1_000_000,
+        ge=0,
+        description="Most status callbacks waiting to be delivered; past it, new jobs with a "
+        "callback URL are refused with 503 (`callbacks_backlogged`). 0 = no bound.",
+    )
     data_dir: Path = Field(
         default=Path(".queue-services"),
         validation_alias=AliasChoices("QUEUE_SERVICES_DATA_DIR", "data_dir"),

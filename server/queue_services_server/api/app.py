@@ -31,6 +31,7 @@ from queue_services_server.api.routes._context import json_response
 from queue_services_server.settings import Settings
 from queue_services_server.store.api_keys import ApiKeyStore
 from queue_services_server.store.connection import RedisClient, connect
+from queue_services_server.store.guard import StoreGuard
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.metrics import MetricsStore
@@ -64,6 +65,7 @@ def create_app(settings: Settings, *, redis: RedisClient | None = None) -> Starl
                 "api_keys": ApiKeyStore(client, keys, cache_ms=settings.api_key_cache_ms),
                 "settings": settings,
                 "store": JobStore(client, keys),
+                "guard": StoreGuard(client, keys),
                 "metrics": MetricsStore(client, keys),
                 "operator": OperatorStore(client, keys),
                 "outbox": Outbox(client, keys),

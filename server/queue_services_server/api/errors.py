@@ -150,6 +150,21 @@ class BacklogFullError(ApiError):
     code = "backlog_full"
 
 
+class StoreFullError(ApiError):
+    """Redis is past `MEMORY_GUARD_SHARE` of its maxmemory: no new jobs until it has room."""
+
+    status_code = 507
+    code = "store_full"
+
+
+class CallbacksBackloggedError(ApiError):
+    """More status callbacks wait than `MAX_CALLBACK_BACKLOG`: no new jobs with a callback URL
+    until they are delivered; retry after ``Retry-After``."""
+
+    status_code = 503
+    code = "callbacks_backlogged"
+
+
 class ServiceUnavailableError(ApiError):
     """A dependency (Redis) is away; retry later."""
 

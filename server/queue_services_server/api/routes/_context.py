@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from queue_services_server.settings import Settings
+from queue_services_server.store.guard import StoreGuard
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.metrics import MetricsStore
 from queue_services_server.store.outbox import Outbox
@@ -26,6 +27,12 @@ def store_of(request: Request) -> JobStore:
     """The app's job store."""
     store: JobStore = request.state.store
     return store
+
+
+def guard_of(request: Request) -> StoreGuard:
+    """The app's view of how full Redis is."""
+    guard: StoreGuard = request.state.guard
+    return guard
 
 
 def metrics_of(request: Request) -> MetricsStore:

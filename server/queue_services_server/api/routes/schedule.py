@@ -16,11 +16,18 @@ from queue_services_server.api.auth import api_key_of, require_own_workspace
 from queue_services_server.api.errors import (
     ApiError,
     BacklogFullError,
+    CallbacksBackloggedError,
     IdempotencyConflictError,
+    StoreFullError,
     ValidationFailedError,
 )
 from queue_services_server.api.request_body import read_json_object
-from queue_services_server.api.routes._context import json_response, settings_of, store_of
+from queue_services_server.api.routes._context import (
+    guard_of,
+    json_response,
+    settings_of,
+    store_of,
+)
 from queue_services_server.api.schemas import (
     BulkAnswer,
     BulkItemAnswer,
@@ -96,6 +103,37 @@ def _backlog_full(workspace_id: str, limit: int) -> BacklogFullError:
     )
 
 
+#: Seconds a client is told to wait when callbacks are backlogged.
+CALLBACKS_RETRY_AFTER_S = 5
+
+
+async def _check_room(request: Request, records: list[JobRecord]) -> None:
+    """Refuse new jobs while Redis is nearly full, or, for jobs with a callback URL, while too
+    many callbacks wait to be delivered (`store/guard.py` says why)."""
+    if not records:
+        return
+    settings = settings_of(request)
+    pressure = await guard_of(request).pressure()
+    share = settings.memory_guard_share
+    if share and pressure.max_memory and pressure.memory_share >= share:
+        raise StoreFullError(
+            f"Redis is {pressure.memory_share:.0%} full (MEMORY_GUARD_SHARE is {share:.0%}): "
+            "new jobs are refused until it has room; the jobs already accepted are still sent"
+        )
+    bound = settings.max_callback_backlog
+    if (
+        bound
+        and pressure.callbacks_waiting >= bound
+        and any(record.callback_url for record in records)
+    ):
+        raise CallbacksBackloggedError(
+            f"{pressure.callbacks_waiting:,} status callbacks wait to be delivered "
+            f"(MAX_CALLBACK_BACKLOG is {bound:,}): is the callback URL answering? New jobs "
+            "with a callback URL are refused until they are delivered",
+            headers={"Retry-After": str(CALLBACKS_RETRY_AFTER_S)},
+        )
+
+
 def _conflict() -> IdempotencyConflictError:
     return IdempotencyConflictError(
         "this Idempotency-Key was already used for a different message; "
@@ -130,6 +168,7 @@ def _single(channel: str, model: MessageModel) -> Endpoint:
             idempotency_key=key,
             callback_url=settings.workspace_callback_urls.get(message.workspace_id),
         )
+        await _check_room(request, [record])
         [created] = await store_of(request).create(
             [record], max_backlog=settings.max_workspace_backlog
         )
@@ -191,6 +230,7 @@ def _bulk(channel: str, model: MessageModel) -> Endpoint:
                 )
             )
             positions.append(index)
+        await _check_room(request, records)
         stored = await store_of(request).create(records, max_backlog=settings.max_workspace_backlog)
         refused_for_backlog: BacklogFullError | None = None
         for index, created in zip(positions, stored, strict=True):

@@ -2,8 +2,10 @@
 -- build key names from the prefix with the patterns of store/keys.py.
 --
 -- notify(prefix, job, now): when the job has a callbackUrl, append its new status to the
---   {p}:callbacks stream (capped at about 100,000 entries), which the workers' callback
---   senders deliver. Called by every script that changes a job's status.
+--   {p}:callbacks stream, which the workers' callback senders deliver (and then delete: the
+--   stream holds only what is still to deliver, so it is never trimmed; intake refuses jobs
+--   with a callback URL past MAX_CALLBACK_BACKLOG instead, store/guard.py). Called by every
+--   script that changes a job's status.
 -- backlog(prefix, ws, delta): move a workspace's count of unfinished (SCHEDULED or PROCESSING)
 --   jobs in {p}:backlog, the figure MAX_WORKSPACE_BACKLOG bounds. Called where a job enters or
 --   leaves those statuses; a count reaching 0 is removed so the hash holds busy workspaces only.
@@ -28,7 +30,7 @@ local function notify(prefix, job, now)
       fields[#fields + 1] = 'providerMessageId'
       fields[#fields + 1] = job.providerMessageId
     end
-    redis.call('XADD', prefix .. ':callbacks', 'MAXLEN', '~', 100000, '*', unpack(fields))
+    redis.call('XADD', prefix .. ':callbacks', '*', unpack(fields))
   end
 end
 
