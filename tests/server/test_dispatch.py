@@ -27,7 +27,12 @@ from queue_services_server.delivery.providers.base import (
 from queue_services_server.delivery.sender import BatchSender
 from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
-from queue_services_server.store.delivery import DeliveryStore, JobOutcome, Outcome
+from queue_services_server.store.delivery import (
+    RATE_EVENTS_TTL_S,
+    DeliveryStore,
+    JobOutcome,
+    Outcome,
+)
 from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.pacing import LOST, PacingStore
@@ -380,6 +385,8 @@ async def test_finish_retries_and_fails_and_records_rate_limits(
     [event] = await delivery.rate_events("ws", "sms")
     assert (event["batchSize"], event["errorMessage"]) == (2, "429 slow down")
     assert before <= int(event["timestamp"]) <= after  # type: ignore[call-overload]
+    # a workspace gone quiet leaves no list behind
+    assert 0 < redis.ttl(KEYS.rate_events("ws", "sms")) <= RATE_EVENTS_TTL_S
 
 
 async def test_outcomes_written_as_they_come_give_room_back_per_message(

@@ -33,6 +33,10 @@ PRIORITY_RUN = 4
 #: Rate-limit events kept per workspace and channel.
 RATE_EVENTS_KEPT = 100
 
+#: Seconds a workspace's rate-limit events are kept after its last one (a workspace gone quiet
+#: leaves no list behind).
+RATE_EVENTS_TTL_S = 30 * 86_400
+
 
 @dataclass(frozen=True)
 class ClaimedJob:
@@ -235,6 +239,7 @@ class DeliveryStore:
             limiter_waits,
             SERIES_KEPT_S,
             batch_size,
+            RATE_EVENTS_TTL_S,
         ]
         for item in outcomes:
             args += [

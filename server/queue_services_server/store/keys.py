@@ -67,7 +67,7 @@ key                                type    what it holds (who writes it)
                                            the lease), so a batch delivered twice runs once
 ``{p}:rate-events:{ws}:{ch}``      list    a workspace's recent provider rate-limit hits, newest
                                            first, JSON ``{timestamp, batchSize, errorMessage}``,
-                                           capped (finish.lua)
+                                           capped, expires 30 days after the last (finish.lua)
 ``{p}:callbacks``                  stream  status changes of jobs with a callback URL, to POST
                                            (every status-changing script; group ``senders``)
 ``{p}:callbacks:retry``            zset    callbacks that failed: member = JSON, score = when to

@@ -24,6 +24,7 @@
 -- ARGV[8]  how many of these sends waited for their slot
 -- ARGV[9]  seconds to keep the time-series bucket
 -- ARGV[10] the batch's size (jobs), kept with a rate-limit event
+-- ARGV[11] seconds a workspace's list of rate-limit events is kept after its last event
 -- then, per job, 5 values: id, outcome, detail, delay_ms, rate_limited
 --   outcome 'sent'  : detail = the provider's message id                  -> COMPLETED
 --   outcome 'retry' : detail = the error; delay_ms = how long from now until
@@ -36,7 +37,7 @@ local prefix, channel = ARGV[1], ARGV[2]
 local last_call, batch_id, keep_events = ARGV[3] == '1', ARGV[4], tonumber(ARGV[5])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local first_job = 11
+local first_job = 12
 local updated = 0
 local batch_size = tonumber(ARGV[10])
 local counts = {success = 0, failed = 0, retried = 0, rateLimited = 0}
@@ -107,6 +108,7 @@ for n, id in ipairs(ids) do
           timestamp = now, batchSize = batch_size, errorMessage = detail
         }))
         redis.call('LTRIM', events, 0, keep_events - 1)
+        redis.call('EXPIRE', events, tonumber(ARGV[11]))
       end
       updated = updated + 1
     end
