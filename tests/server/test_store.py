@@ -164,7 +164,7 @@ async def test_a_campaign_is_cancelled_in_short_calls_and_only_it(
 ) -> None:
     # Given a campaign bigger than one cancel call, some of it sent or cancelled already, and
     # another campaign of the same workspace
-    count = 2 * CANCEL_CHUNK_SIZE + 50
+    count = 2 * CANCEL_CHUNK_SIZE + CANCEL_CHUNK_SIZE // 2
     await store.create([of_campaign(f"s-{i}", "spring") for i in range(count)])
     await store.create([of_campaign(f"a-{i}", "autumn") for i in range(5)])
     for i in range(3):

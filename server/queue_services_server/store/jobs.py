@@ -29,7 +29,7 @@ WAKE_HORIZON_MS = 1000
 
 #: Jobs per cancel_jobs.lua call: a cancel of a whole campaign runs as calls of this size, one
 #: after another, so other clients' commands go between them (each call a few ms).
-CANCEL_CHUNK_SIZE = 100
+CANCEL_CHUNK_SIZE = 50
 
 #: Most index entries one listing page examines when a filter is given. A page may come back
 #: short (with a cursor) rather than scan a large workspace whole.
