@@ -60,7 +60,7 @@ def start_worker(
         env=dict(env),
         start_new_session=True,
     )
-    client = connect_sync(env["REDIS_URL"])
+    client = connect_sync(env.get("BROKER_URL") or env["REDIS_URL"])  # heartbeats: the broker's
 
     def registered() -> bool:
         # Each booted worker process registers a Dramatiq heartbeat.

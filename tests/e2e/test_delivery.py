@@ -352,6 +352,28 @@ def test_a_campaign_cancelled_mid_broadcast_sends_only_what_the_answer_calls_not
     assert all(job_id in arrivals for job_id in others)
 
 
+def test_a_broker_on_a_database_of_its_own_keeps_dramatiq_s_keys_off_the_jobs(
+    http: httpx.Client, redis_server: EmbeddedRedis, redis: redis_lib.Redis, receiver: Receiver
+) -> None:
+    # Given the broker on database 1 (BROKER_URL), the jobs on database 0
+    broker_url = redis_server.url.rsplit("/", 1)[0] + "/1"
+    ids = bulk(http, [sms("ws-b", i) for i in range(30)])
+
+    with running_worker(env_for(redis_server, receiver, broker_url=broker_url)):
+        jobs = wait_final(http, ids, timeout_s=30)
+        broker = redis_lib.Redis.from_url(broker_url)
+        broker_keys = {key.decode() for key in broker.keys("*")}
+        broker.close()
+
+    # Then everything is sent, and Dramatiq's keys (its queues, acks, heartbeats) are all on
+    # database 1: its maintenance's KEYS never walks the job records
+    assert {job["status"] for job in jobs.values()} == {"COMPLETED"}
+    namespace = KEYS.broker_namespace()
+    assert KEYS.broker_heartbeats() in broker_keys
+    assert all(key.startswith(namespace) for key in broker_keys)
+    assert redis.keys(f"{namespace}*") == []
+
+
 def test_sigterm_finishes_batches_in_flight_and_the_next_worker_takes_the_rest(
     http: httpx.Client, redis_server: EmbeddedRedis, receiver: Receiver
 ) -> None:

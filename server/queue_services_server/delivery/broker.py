@@ -119,7 +119,7 @@ def setup_broker(settings: Settings) -> RedisBroker:
         settings.log_level, settings.log_format, mask_personal_data=settings.log_mask_personal_data
     )
     broker = RedisBroker(  # type: ignore[no-untyped-call]
-        client=connect_sync(settings.redis_url or "", timeout_s=None),
+        client=connect_sync(settings.broker_url or settings.redis_url or "", timeout_s=None),
         namespace=KeySpace(settings.redis_prefix).broker_namespace(),
     )
     delivery = DeliveryMiddleware(settings)
