@@ -184,12 +184,16 @@ def test_a_small_workspace_is_not_held_up_by_a_big_one(
     with running_worker(env_for(redis_server, receiver, sms_rate_limit=1000)):
         sent = receiver.wait_for(2005, timeout_s=60)
 
-    # Then B's five arrive before A's 200th
+    # Then B's five arrive among A's first few hundred, not behind A's 2,000: B's batch is the
+    # second claimed, so its sends get slots among A's first; but a send more than 10 ms late
+    # for its slot (a busy 2-core machine) takes a new one after every slot already given, up
+    # to the pacer's horizon later (0.4 s: 400 sends at 1,000/s). Seen in 13 runs: before A's
+    # 200th in 10, at 200-204 and at 348-352 once each, split 84-87 / 250-251 once.
     order = [r.headers["idempotency-key"] for r in sent]
     positions = [order.index(job_id) for job_id in b_ids]
     a_positions = [i for i, r in enumerate(sent) if r.body["workspaceId"] == "ws-big"]
     assert len(sent) == 2005
-    assert max(positions) < a_positions[199], positions
+    assert max(positions) < a_positions[199] + 400, positions
 
 
 def test_high_priority_goes_before_a_campaign_of_the_same_workspace(
