@@ -62,3 +62,12 @@ def make_client(request: pytest.FixtureRequest) -> Callable[..., Client]:
 def client(make_client: Callable[..., Client]) -> Client:
     """The client with default options."""
     return make_client()
+
+
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
+    """An error answer as the server writes it (``{success, error, requestId}``)."""
+    error: dict[str, object] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+        error["errors"] = [{"field": field, "message": message, "type": "value_error"}]
+    return {"success": False, "error": error, "requestId": "req-1"}

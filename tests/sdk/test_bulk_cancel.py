@@ -18,7 +18,7 @@ from queue_services import (
     UnprocessableEntityError,
 )
 from queue_services._limits import MAX_CANCEL_IDS
-from tests.sdk.conftest import Client
+from tests.sdk.conftest import Client, error_body
 
 COUNTS = {
     "success": True,
@@ -27,14 +27,6 @@ COUNTS = {
     "notCancellable": 3,
     "notFound": 2,
 }
-
-
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
-    error: dict[str, object] = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-        error["errors"] = [{"field": field, "message": message, "type": "value_error"}]
-    return {"success": False, "error": error, "requestId": "req-1"}
 
 
 def bodies(route: respx.Route) -> list[object]:

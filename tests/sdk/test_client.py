@@ -25,7 +25,7 @@ from queue_services import (
     SmsMessage,
     UnprocessableEntityError,
 )
-from tests.sdk.conftest import Client
+from tests.sdk.conftest import Client, error_body
 
 SCHEDULED = {
     "success": True,
@@ -53,14 +53,6 @@ JOB = {
     "payload": {"phoneNumber": "+14155550123", "message": "Hi"},
     "metadata": {},
 }
-
-
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, object]:
-    error: dict[str, object] = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-        error["errors"] = [{"field": field, "message": message, "type": "value_error"}]
-    return {"success": False, "error": error, "requestId": "req-1"}
 
 
 def sent_json(route: respx.Route, index: int = -1) -> object:

@@ -47,11 +47,17 @@ local function enqueue(prefix, channel, ws, priority, id, due)
   end
 end
 
-local function dequeue(prefix, channel, ws, priority, id)
+-- dequeue_many(prefix, channel, ws, priority, ids): the same for several jobs of one schedule,
+--   in one ZREM.
+local function dequeue_many(prefix, channel, ws, priority, ids)
   local schedule = prefix .. ':schedule:' .. channel .. ':' .. ws .. ':' .. priority
-  if redis.call('ZREM', schedule, id) == 1 and redis.call('EXISTS', schedule) == 0 then
+  if redis.call('ZREM', schedule, unpack(ids)) > 0 and redis.call('EXISTS', schedule) == 0 then
     redis.call('ZREM', prefix .. ':due:' .. channel .. ':' .. priority, ws)
     redis.call('ZREM', prefix .. ':round:' .. channel .. ':' .. priority, ws)
     redis.call('HDEL', prefix .. ':deficit:' .. channel, ws .. '|' .. priority)
   end
+end
+
+local function dequeue(prefix, channel, ws, priority, id)
+  dequeue_many(prefix, channel, ws, priority, {id})
 end

@@ -77,14 +77,7 @@ local function cancel_all(ids)
   end
   for place, members in pairs(schedules) do
     local channel, ws, priority = string.match(place, '^(.-)%z(.*)%z(.-)$')
-    local schedule = prefix .. ':schedule:' .. channel .. ':' .. ws .. ':' .. priority
-    redis.call('ZREM', schedule, unpack(members))
-    if redis.call('EXISTS', schedule) == 0 then
-      -- the last one of it: what dequeue (_common.lua) does for a workspace left with nothing
-      redis.call('ZREM', prefix .. ':due:' .. channel .. ':' .. priority, ws)
-      redis.call('ZREM', prefix .. ':round:' .. channel .. ':' .. priority, ws)
-      redis.call('HDEL', prefix .. ':deficit:' .. channel, ws .. '|' .. priority)
-    end
+    dequeue_many(prefix, channel, ws, priority, members)
   end
   for key, members in pairs(leave) do redis.call('ZREM', key, unpack(members)) end
   for key, members in pairs(enter) do
