@@ -303,8 +303,8 @@ def lateness(redis_url: str, *, messages: int, spread_s: float = 10.0) -> Figure
             results = schedule_bulk(url, items)
             client = redis_lib.Redis.from_url(redis_url)
             due = {
-                str(result["jobId"]): JobRecord.from_json(
-                    client.get(KEYS.job(str(result["jobId"]))) or b"{}"
+                str(result["jobId"]): JobRecord.decode(
+                    str(result["jobId"]), client.get(KEYS.job(str(result["jobId"]))) or b"{}"
                 ).scheduled_for
                 / 1000
                 for result in results
@@ -346,8 +346,10 @@ def fairness(
             def b_served() -> bool:
                 nonlocal records
                 records = [
-                    JobRecord.from_json(raw)
-                    for raw in client.mget([KEYS.job(i) for i in ids])
+                    JobRecord.decode(job_id, raw)
+                    for job_id, raw in zip(
+                        ids, client.mget([KEYS.job(i) for i in ids]), strict=True
+                    )
                     if raw
                 ]
                 return all(record.status == "COMPLETED" for record in records)

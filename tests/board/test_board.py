@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import orjson
 import pytest
 import redis as redis_lib
 
@@ -16,6 +15,7 @@ from queue_services_server.dev import EmbeddedRedis
 from queue_services_server.settings import Settings
 from queue_services_server.store.keys import KeySpace
 from tests.harness import running_server
+from tests.stored import set_status, stored
 
 KEYS = KeySpace()
 
@@ -183,10 +183,8 @@ def test_logout_ends_the_session(browser: httpx.Client) -> None:
 def take(redis: redis_lib.Redis, job_id: str, *, slot: bool) -> None:
     """Do what a sender does when it takes a job (status PROCESSING, off the schedule) and, with
     `slot`, when the job's send slot comes (it is then on its way to the provider)."""
-    record = orjson.loads(redis.get(KEYS.job(job_id)))
-    record["status"] = "PROCESSING"
-    redis.set(KEYS.job(job_id), orjson.dumps(record))
-    redis.zrem(KEYS.workspace_schedule("sms", record["workspaceId"], "normal"), job_id)
+    record = set_status(redis, job_id, "PROCESSING")
+    redis.zrem(KEYS.workspace_schedule("sms", record.workspace_id, "normal"), job_id)
     redis.zrem(KEYS.state("sms", "SCHEDULED"), job_id)
     redis.zadd(KEYS.state("sms", "PROCESSING"), {job_id: 1})
     if slot:
@@ -194,8 +192,7 @@ def take(redis: redis_lib.Redis, job_id: str, *, slot: bool) -> None:
 
 
 def status_in_redis(redis: redis_lib.Redis, job_id: str) -> str:
-    status: str = orjson.loads(redis.get(KEYS.job(job_id)))["status"]
-    return status
+    return stored(redis, job_id).status
 
 
 def notice_of(answer: httpx.Response) -> str:
@@ -211,8 +208,7 @@ def test_a_taken_job_without_its_send_slot_can_be_cancelled_and_a_failed_cancel_
     taken, sending, done = schedule(browser), schedule(browser), schedule(browser)
     take(redis, taken, slot=False)
     take(redis, sending, slot=True)
-    record = orjson.loads(redis.get(KEYS.job(done)))
-    redis.set(KEYS.job(done), orjson.dumps({**record, "status": "COMPLETED"}))
+    set_status(redis, done, "COMPLETED")
 
     taken_page = browser.get(f"/admin/queues/jobs/{taken}").text
     sending_page = browser.get(f"/admin/queues/jobs/{sending}").text

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 import redis as redis_lib
 
 from queue_services_server.store.keys import KeySpace
+from tests.stored import set_status
 
 KEYS = KeySpace()
 
@@ -26,9 +26,7 @@ def schedule(http: httpx.Client, **changes: Any) -> str:
 def take_for_sending(redis: redis_lib.Redis, job_id: str) -> None:
     """Do what a worker does when it takes a job and its send slot comes: status PROCESSING,
     off the schedule, in the channel's set of jobs on their way to the provider."""
-    record = orjson.loads(redis.get(KEYS.job(job_id)))
-    record["status"] = "PROCESSING"
-    redis.set(KEYS.job(job_id), orjson.dumps(record))
+    set_status(redis, job_id, "PROCESSING")
     redis.zrem(KEYS.workspace_schedule("sms", "ws-1", "normal"), job_id)
     redis.sadd(KEYS.sending("sms"), job_id)
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 import redis as redis_lib
 
 from queue_services_server.store.keys import KeySpace
+from tests.stored import stored
 
 KEYS = KeySpace()
 
@@ -120,11 +120,11 @@ def test_job_is_stored_on_the_schedule_and_in_the_workspace_index(
 ) -> None:
     job_id = http.post("/api/schedule-sms", json={**SEED_SMS, "delay": 60_000}).json()["jobId"]
 
-    record = orjson.loads(redis.get(KEYS.job(job_id)))
-    assert record["status"] == "SCHEDULED"
+    record = stored(redis, job_id)
+    assert record.status == "SCHEDULED"
     due = redis.zscore(KEYS.workspace_schedule("sms", "workspace-id", "normal"), job_id)
-    assert due == record["scheduledFor"]
-    assert redis.zscore(KEYS.workspace_jobs("workspace-id"), job_id) == record["createdAt"]
+    assert due == record.scheduled_for
+    assert redis.zscore(KEYS.workspace_jobs("workspace-id"), job_id) == record.created_at
 
 
 def test_same_idempotency_key_returns_the_first_job(

@@ -23,6 +23,7 @@ from queue_services_server.store.jobs import (
 )
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.records import JobRecord
+from tests.stored import set_status
 
 KEYS = KeySpace()
 
@@ -58,13 +59,72 @@ def record(
     )
 
 
+def first_release_form(job: JobRecord) -> bytes:
+    """`job` as the first release stored it: one JSON object, the id and the body inside."""
+    fields = {
+        "id": job.id,
+        "channel": job.channel,
+        "workspaceId": job.workspace_id,
+        "priority": job.priority,
+        "status": job.status,
+        "attempts": job.attempts,
+        "createdAt": job.created_at,
+        "updatedAt": job.updated_at,
+        "scheduledFor": job.scheduled_for,
+        "digest": job.digest,
+        "body": job.body,
+    }
+    return orjson.dumps(fields)
+
+
+def test_a_record_is_its_fields_a_newline_and_the_body_as_sent() -> None:
+    body = '{"payload":{"to":"a@example.com","html":"<p class=\\"x\\">\\n</p>"},"metadata":{}}'
+    job = dataclasses.replace(record("job-1", digest=""), body=body)
+
+    raw = job.encode()
+
+    fields, newline, stored_body = raw.partition(b"\n")
+    assert newline
+    assert stored_body.decode() == body  # byte for byte, nothing escaped again
+    assert orjson.loads(fields) == {  # no id (the key's), nothing at its usual value
+        "channel": "sms",
+        "workspaceId": "ws-1",
+        "status": "SCHEDULED",
+        "createdAt": NOW,
+        "scheduledFor": NOW + 60_000,
+    }
+    assert JobRecord.decode("job-1", raw) == job
+    changed = dataclasses.replace(
+        job, priority="high", attempts=2, updated_at=NOW + 5, digest="d1", last_error="a\nb"
+    )
+    assert JobRecord.decode("job-1", changed.encode()) == changed
+
+
+async def test_records_of_the_first_release_are_read_and_rewritten_in_the_new_form(
+    store: JobStore, redis: redis_lib.Redis
+) -> None:
+    old = dataclasses.replace(record("job-1"), body='{"payload":{"message":"a \\"b\\""}}')
+    await store.create([old])
+    redis.set(KEYS.job("job-1"), first_release_form(old))
+    assert await store.get("job-1") == old
+
+    outcome, cancelled = await store.cancel("job-1", NOW + 5)  # a script reads and writes it
+
+    assert outcome is CancelOutcome.CANCELLED
+    raw = redis.get(KEYS.job("job-1"))
+    assert raw is not None
+    assert raw.endswith(b"\n" + old.body.encode())
+    assert cancelled == JobRecord.decode("job-1", raw)
+    assert cancelled == dataclasses.replace(old, status="CANCELLED", updated_at=NOW + 5)
+
+
 async def test_create_stores_records_as_laid_out_in_keys_py(
     store: JobStore, redis: redis_lib.Redis
 ) -> None:
     [created] = await store.create([record("job-1")])
 
     assert created.outcome is CreateOutcome.CREATED
-    assert JobRecord.from_json(redis.get(KEYS.job("job-1"))) == record("job-1")
+    assert JobRecord.decode("job-1", redis.get(KEYS.job("job-1"))) == record("job-1")
     assert redis.zscore(SCHEDULE, "job-1") == NOW + 60_000
     assert redis.zscore(KEYS.due("sms", "normal"), "ws-1") == NOW + 60_000
     assert redis.zscore(KEYS.workspace_jobs("ws-1"), "job-1") == NOW
@@ -113,9 +173,7 @@ async def test_bulk_create_is_one_script_call_per_chunk(
 
 async def test_cancel_outcomes(store: JobStore, redis: redis_lib.Redis) -> None:
     await store.create([record("job-1"), record("job-2")])
-    sent = orjson.loads(redis.get(KEYS.job("job-2")))
-    sent["status"] = "COMPLETED"
-    redis.set(KEYS.job("job-2"), orjson.dumps(sent))
+    set_status(redis, "job-2", "COMPLETED")
 
     first = await store.cancel("job-1", NOW + 5)
     second = await store.cancel("job-1", NOW + 6)
@@ -168,9 +226,7 @@ async def test_a_campaign_is_cancelled_in_short_calls_and_only_it(
     await store.create([of_campaign(f"s-{i}", "spring") for i in range(count)])
     await store.create([of_campaign(f"a-{i}", "autumn") for i in range(5)])
     for i in range(3):
-        sent = orjson.loads(redis.get(KEYS.job(f"s-{i}")))
-        sent["status"] = "COMPLETED"
-        redis.set(KEYS.job(f"s-{i}"), orjson.dumps(sent))
+        set_status(redis, f"s-{i}", "COMPLETED")
         redis.zrem(SCHEDULE, f"s-{i}")
         redis.hincrby(KEYS.backlog(), "ws-1", -1)
     await store.cancel_many(["s-3", "s-4"], NOW + 1)
@@ -193,7 +249,7 @@ async def test_a_campaign_is_cancelled_in_short_calls_and_only_it(
     assert waiting == {f"a-{i}" for i in range(5)}
     assert redis.zcard(KEYS.state("sms", "CANCELLED")) == count - 4
     assert redis.hget(KEYS.backlog(), "ws-1") == b"5"  # the autumn campaign
-    record_after = JobRecord.from_json(redis.get(KEYS.job(f"s-{count - 1}")))
+    record_after = JobRecord.decode(f"s-{count - 1}", redis.get(KEYS.job(f"s-{count - 1}")))
     assert (record_after.status, record_after.updated_at) == ("CANCELLED", NOW + 2)
 
 

@@ -103,7 +103,7 @@ async def test_without_a_tier_the_channel_log_is_counted_by_whose_batch_it_is(
     # Given the channel's log holding two batches of ws-1 and one of ws-2 (the records say whose)
     store = TierStore(aredis, KEYS)
     for job, workspace in (("a1", "ws-1"), ("a2", "ws-1"), ("b1", "ws-1"), ("c1", "ws-2")):
-        redis.set(KEYS.job(job), record(job, workspace).to_json())
+        redis.set(KEYS.job(job), record(job, workspace).encode())
     sent(redis, KEYS.pace("sms"), "batch-a", {"a1": 50, "a2": 70})
     sent(redis, KEYS.pace("sms"), "batch-b", {"b1": 400})
     sent(redis, KEYS.pace("sms"), "batch-c", {"c1": 60, "c2": 80})  # c2's record was deleted
@@ -134,7 +134,7 @@ async def test_the_pacers_own_slots_are_what_is_counted(
     jobs = {"t1": "tiered", "t2": "tiered", "t3": "tiered", "t4": "tiered"}
     jobs |= {"f1": "free", "f2": "free", "f3": "free"}
     for job, workspace in jobs.items():
-        redis.set(KEYS.job(job), record(job, workspace).to_json())
+        redis.set(KEYS.job(job), record(job, workspace).encode())
         redis.hset(KEYS.owners("sms"), job, f"batch-{workspace}")
     for workspace in ("tiered", "free"):
         waiting = [job for job, owner in jobs.items() if owner == workspace]
@@ -203,7 +203,7 @@ async def test_reading_usage_writes_nothing_and_survives_a_script_flush(
     store = TierStore(aredis, KEYS)
     await store.set("ws-1", {"sms": 5})
     sent(redis, KEYS.pace("sms", "ws-1"), "b1", {"j1": 100})
-    redis.set(KEYS.job("n1"), record("n1", "ws-1").to_json())
+    redis.set(KEYS.job("n1"), record("n1", "ws-1").encode())
     before = {key: redis.dump(key) for key in redis.keys("*")}
 
     # When Redis has lost its scripts (a restart) and usage is read twice

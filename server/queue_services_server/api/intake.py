@@ -47,10 +47,13 @@ def new_record(
 ) -> JobRecord:
     """The record of a new job for `message`, received at `now` (ms); `callback_url` is the
     workspace's, used when the message gives none."""
+    # Only a job whose id comes from an Idempotency-Key can be asked for again, so only its
+    # record keeps the request's digest.
     if idempotency_key is None:
-        job_id = new_job_id(now)
+        job_id, fingerprint = new_job_id(now), ""
     else:
         job_id = job_id_for_key(message.workspace_id, idempotency_key)
+        fingerprint = digest(message, channel)
     body = {"payload": message.payload(), "metadata": message.metadata or {}}
     return JobRecord(
         id=job_id,
@@ -62,7 +65,7 @@ def new_record(
         created_at=now,
         updated_at=now,
         scheduled_for=message.due_ms(now),
-        digest=digest(message, channel),
+        digest=fingerprint,
         body=orjson.dumps(body).decode(),
         callback_url=message.callback_url or callback_url,
         _decoded_body=body,

@@ -200,7 +200,12 @@ class DeliveryStore:
             return Lease(held=False)
         lost_count = int(reply[2])
         lost = frozenset(item.decode() for item in reply[3 : 3 + lost_count])
-        records = tuple(JobRecord.from_json(raw) for raw in reply[3 + lost_count :] if raw)
+        held = [job_id for job_id in job_ids if job_id not in lost]
+        records = tuple(
+            JobRecord.decode(job_id, raw)
+            for job_id, raw in zip(held, reply[3 + lost_count :], strict=False)
+            if raw
+        )
         return Lease(True, int(reply[1]), lost, records)
 
     async def finish(

@@ -158,7 +158,7 @@ class JobStore:
             if answer == 0:
                 results.append(Created(CreateOutcome.BACKLOG_FULL, record))
                 continue
-            existing = JobRecord.from_json(answer)
+            existing = JobRecord.decode(record.id, answer)
             same = existing.digest == record.digest
             outcome = CreateOutcome.DUPLICATE if same else CreateOutcome.CONFLICT
             results.append(Created(outcome, existing))
@@ -199,7 +199,7 @@ class JobStore:
                     record.id,
                     record.scheduled_for,
                     record.created_at,
-                    record.to_json(),
+                    record.encode(),
                     "0" if campaign is None else "1",
                 ]
             args += [self._keys.prefix, max_backlog, WAKE_HORIZON_MS]
@@ -216,7 +216,7 @@ class JobStore:
         """The job's record, or None if there is no such job."""
         with translate_redis_errors():
             raw = await self._redis.get(self._keys.job(job_id))
-        return None if raw is None else JobRecord.from_json(raw)
+        return None if raw is None else JobRecord.decode(job_id, raw)
 
     async def get_many(self, job_ids: Sequence[str]) -> list[JobRecord | None]:
         """The records of several jobs in one round trip, None where a job does not exist."""
@@ -224,7 +224,10 @@ class JobStore:
             return []
         with translate_redis_errors():
             raws = await self._redis.mget([self._keys.job(job_id) for job_id in job_ids])
-        return [None if raw is None else JobRecord.from_json(raw) for raw in raws]
+        return [
+            None if raw is None else JobRecord.decode(job_id, raw)
+            for job_id, raw in zip(job_ids, raws, strict=True)
+        ]
 
     async def cancel(self, job_id: str, now_ms: int) -> tuple[CancelOutcome, JobRecord | None]:
         """Cancel a job not yet on its way to the provider; returns what happened and the
@@ -329,7 +332,7 @@ class JobStore:
                     examined += 1
                     if raw is None:
                         continue  # the record expired; its index entry is stale
-                    record = JobRecord.from_json(raw)
+                    record = JobRecord.decode(job_id, raw)
                     if status is not None and record.status != status:
                         continue
                     if channel is not None and record.channel != channel:

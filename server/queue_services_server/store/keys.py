@@ -7,8 +7,9 @@ except as said at the end of the table.
 =================================  ======  =========================================================
 key                                type    what it holds (who writes it)
 =================================  ======  =========================================================
-``{p}:job:{jobId}``                string  the job record: one compact JSON object, see
-                                           ``store/records.py`` (create_jobs.lua, cancel_jobs.lua)
+``{p}:job:{jobId}``                string  the job record: its fields as compact JSON, a newline,
+                                           the body as sent, see ``store/records.py``
+                                           (create_jobs.lua writes it, every status change too)
 ``{p}:schedule:{ch}:{ws}:{pri}``  zset    jobs of one workspace and priority waiting to be sent on
                                            channel ``ch``: member = job id, score = due time in ms
                                            since the epoch (create_jobs.lua adds, claim.lua takes,

@@ -97,11 +97,11 @@ class OperatorStore:
                 if not ids:
                     break
                 raws = await self._redis.mget([self._keys.job(i) for i in ids])
-                for raw in raws:
+                for job_id, raw in zip(ids, raws, strict=True):
                     position += 1
                     if raw is None:
                         continue
-                    record = JobRecord.from_json(raw)
+                    record = JobRecord.decode(job_id, raw)
                     if match is None or match(record):
                         found.append(record)
                         if len(found) == limit:
@@ -115,7 +115,7 @@ class OperatorStore:
             raw = await self._redis.get(self._keys.job(job_id))
             if raw is None:
                 return ActionOutcome.NOT_FOUND, None
-            job = JobRecord.from_json(raw)
+            job = JobRecord.decode(job_id, raw)
             channel = job.channel
             keys = [
                 self._keys.job(job_id),
@@ -127,7 +127,7 @@ class OperatorStore:
             ok, record_raw = await self._requeue(
                 keys=keys, args=[job_id, now_ms, action, self._keys.prefix]
             )
-        record = JobRecord.from_json(record_raw) if record_raw else None
+        record = JobRecord.decode(job_id, record_raw) if record_raw else None
         return ActionOutcome(int(ok)), record
 
     async def retry(self, job_id: str, now_ms: int) -> tuple[ActionOutcome, JobRecord | None]:

@@ -1,13 +1,22 @@
-"""The job record: what Redis keeps for one job, and its JSON encoding.
+"""The job record: what Redis keeps for one job, and its encoding.
 
-A record is one compact JSON object in a string key (``{p}:job:{id}``), chosen over a hash because
-it is the smallest layout Redis offers for a job whose text is over 64 bytes (a hash of that size
-falls back to a hash table: about 40% more memory per job, measured with INFO used_memory).
+A record is one string key (``{p}:job:{id}``), chosen over a hash because it is the smallest
+layout Redis offers for a job whose text is over 64 bytes (a hash of that size falls back to a
+hash table: about 40% more memory per job, measured with INFO used_memory). The string holds two
+parts, split at the first newline:
 
-Lua scripts change a record's mutable fields (``status``, ``updatedAt``, ...) with ``cjson``. What
-the client sent (payload and metadata) is kept as a JSON *string* in ``body``, so that Lua never
-decodes it: ``cjson`` would turn an empty list into ``{}`` and round large integers to 14 digits.
-Absent optional fields are left out of the JSON to keep records small.
+* the *fields* the scripts read and change (``status``, ``attempts``, ``updatedAt``, ...), one
+  compact JSON object that Lua decodes and encodes with ``cjson`` (``decode_job`` and
+  ``encode_job`` in ``scripts/_common.lua``);
+* the *body*, what the client sent (payload and metadata), JSON exactly as the API wrote it.
+  Lua never parses it: ``cjson`` would turn an empty list into ``{}`` and round large integers
+  to 14 digits, and an email's html would be decoded and encoded again at every status change.
+
+JSON escapes every newline inside a string, so the first newline is always the split. The id is
+the key's, so it is not stored again; fields at their usual value (no attempts yet, not updated
+since created, priority ``normal``, no digest) and absent optional fields are left out. Records
+of earlier releases (one JSON object with the id inside and the body as a JSON string field
+``body``) are read as well, here and in Lua, and take this form at their next change.
 """
 
 from __future__ import annotations
@@ -34,6 +43,9 @@ CHANNELS = ("sms", "email")
 #: Priorities, highest first: a claim serves them in this order across workspaces (claim.lua).
 PRIORITIES = ("high", "normal", "low")
 
+#: The priority of a job that names none (left out of its stored fields).
+DEFAULT_PRIORITY = "normal"
+
 
 @dataclass(frozen=True)
 class JobRecord:
@@ -47,6 +59,8 @@ class JobRecord:
     created_at: int
     updated_at: int
     scheduled_for: int
+    #: A fingerprint of the request, kept for jobs created with an Idempotency-Key (to tell a
+    #: retry from the key reused for another message); empty for the others.
     digest: str
     body: str
     contact_id: str | None = None
@@ -86,22 +100,20 @@ class JobRecord:
         assert self._decoded_body is not None
         return self._decoded_body
 
-    def to_json(self) -> bytes:
-        """Encode for Redis, leaving out empty optional fields."""
-        data: dict[str, Any] = {
-            "id": self.id,
+    def encode(self) -> bytes:
+        """The record as stored: its fields, a newline, its body (see the module's docstring)."""
+        fields: dict[str, Any] = {
             "channel": self.channel,
             "workspaceId": self.workspace_id,
-            "priority": self.priority,
             "status": self.status,
-            "attempts": self.attempts,
             "createdAt": self.created_at,
-            "updatedAt": self.updated_at,
             "scheduledFor": self.scheduled_for,
-            "digest": self.digest,
-            "body": self.body,
         }
         optional = {
+            "priority": None if self.priority == DEFAULT_PRIORITY else self.priority,
+            "attempts": self.attempts or None,
+            "updatedAt": None if self.updated_at == self.created_at else self.updated_at,
+            "digest": self.digest or None,
             "contactId": self.contact_id,
             "lastError": self.last_error,
             "sentAt": self.sent_at,
@@ -109,25 +121,35 @@ class JobRecord:
             "batch": self.batch_id,
             "callbackUrl": self.callback_url,
         }
-        data.update({name: value for name, value in optional.items() if value is not None})
-        return orjson.dumps(data)
+        fields.update({name: value for name, value in optional.items() if value is not None})
+        return orjson.dumps(fields) + b"\n" + self.body.encode()
 
     @classmethod
-    def from_json(cls, raw: bytes | str) -> JobRecord:
-        """Decode a record read from Redis (Lua's ``cjson`` writes ``null`` for cleared fields)."""
-        data = orjson.loads(raw)
+    def decode(cls, job_id: str, raw: bytes | str) -> JobRecord:
+        """The record of job `job_id` as read from Redis, in this release's form or the first
+        release's (Lua's ``cjson`` writes ``null`` for cleared fields)."""
+        if isinstance(raw, str):
+            raw = raw.encode()
+        fields_end = raw.find(b"\n")
+        if fields_end < 0:  # a record of an earlier release: the body is a field
+            data = orjson.loads(raw)
+            body = data["body"]
+        else:
+            data = orjson.loads(raw[:fields_end])
+            body = raw[fields_end + 1 :].decode()
+        created_at = int(data["createdAt"])
         return cls(
-            id=data["id"],
+            id=job_id,
             channel=data["channel"],
             workspace_id=data["workspaceId"],
-            priority=data["priority"],
+            priority=data.get("priority") or DEFAULT_PRIORITY,
             status=data["status"],
             attempts=int(data.get("attempts") or 0),
-            created_at=int(data["createdAt"]),
-            updated_at=int(data["updatedAt"]),
+            created_at=created_at,
+            updated_at=_optional_int(data.get("updatedAt")) or created_at,
             scheduled_for=int(data["scheduledFor"]),
-            digest=data["digest"],
-            body=data["body"],
+            digest=data.get("digest") or "",
+            body=body,
             contact_id=data.get("contactId"),
             last_error=data.get("lastError"),
             sent_at=_optional_int(data.get("sentAt")),

@@ -1,6 +1,37 @@
 -- _common.lua: helpers put in front of every script when it is loaded (store/lua.py). They
 -- build key names from the prefix with the patterns of store/keys.py.
 --
+-- decode_job(raw, id): a job record (store/records.py) as its fields (a table, with its id and
+--   its priority filled in) and its body (the text after the first newline, never parsed here).
+--   A record of an earlier release, one JSON object holding its body as a string, gives the
+--   same two.
+-- encode_job(job, body): the record to store: the fields (without the id, and without the
+--   priority when it is 'normal'), a newline, the body.
+local function decode_job(raw, id)
+  local fields_end = string.find(raw, '\n', 1, true)
+  local job, body
+  if fields_end then
+    job = cjson.decode(string.sub(raw, 1, fields_end - 1))
+    body = string.sub(raw, fields_end + 1)
+  else
+    job = cjson.decode(raw)
+    body = job.body
+    job.body = nil
+  end
+  job.id = id
+  if not job.priority or job.priority == cjson.null then job.priority = 'normal' end
+  return job, body
+end
+
+local function encode_job(job, body)
+  local id, priority = job.id, job.priority
+  job.id = nil
+  if priority == 'normal' then job.priority = nil end
+  local fields = cjson.encode(job)
+  job.id, job.priority = id, priority
+  return fields .. '\n' .. body
+end
+
 -- notify(prefix, job, now): when the job has a callbackUrl, append its new status to the
 --   {p}:callbacks stream, which the workers' callback senders deliver (and then delete: the
 --   stream holds only what is still to deliver, so it is never trimmed; intake refuses jobs

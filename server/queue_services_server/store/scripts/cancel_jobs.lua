@@ -41,7 +41,8 @@ local function cancel_all(ids)
   end
   for i, id in ipairs(ids) do
     local raw, code = raws[i], 1
-    local job = raw and cjson.decode(raw)
+    local job, body
+    if raw then job, body = decode_job(raw, id) end
     if not job or (only_ws ~= '' and job.workspaceId ~= only_ws) then
       code = 0
     elseif job.status == 'CANCELLED' then
@@ -69,7 +70,7 @@ local function cancel_all(ids)
       job.status = 'CANCELLED'
       job.updatedAt = now
       writes[#writes + 1] = keys[i]
-      writes[#writes + 1] = cjson.encode(job)
+      writes[#writes + 1] = encode_job(job, body)
       backlog_drop[ws] = (backlog_drop[ws] or 0) + 1
       notify(prefix, job, now)
     end

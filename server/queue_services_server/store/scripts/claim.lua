@@ -89,7 +89,7 @@ for _, id in ipairs(expired) do
   redis.call('SREM', KEYS[13], id)
   local raw = redis.call('GET', job_key(id))
   if raw then
-    local job = cjson.decode(raw)
+    local job, body = decode_job(raw, id)
     if job.status == 'PROCESSING' then
       in_flight_of(job.workspaceId, -1)
       job.batch = nil
@@ -111,7 +111,7 @@ for _, id in ipairs(expired) do
         enqueue(prefix, channel, job.workspaceId, job.priority, id, now)
         move(id, 'PROCESSING', 'SCHEDULED')
       end
-      redis.call('SET', job_key(id), cjson.encode(job), 'KEEPTTL')
+      redis.call('SET', job_key(id), encode_job(job, body), 'KEEPTTL')
       notify(prefix, job, now)
     end
   end
@@ -205,12 +205,12 @@ local function serve(priority)
         for i, id in ipairs(ids) do
           local raw = raws[i]
           if raw then
-            local job = cjson.decode(raw)
+            local job, body = decode_job(raw, id)
             if job.status == 'SCHEDULED' then
               job.status = 'PROCESSING'
               job.batch = batch_id
               job.updatedAt = now
-              raw = cjson.encode(job)
+              raw = encode_job(job, body)
               writes[#writes + 1] = keys[i]
               writes[#writes + 1] = raw
               leases[#leases + 1] = now + lease_ms

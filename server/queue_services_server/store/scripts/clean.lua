@@ -11,7 +11,7 @@ for _, id in ipairs(ids) do
   local key = ARGV[1] .. ':job:' .. id
   local raw = redis.call('GET', key)
   if raw then
-    local job = cjson.decode(raw)
+    local job = decode_job(raw, id)
     redis.call('ZREM', ARGV[1] .. ':workspace:' .. job.workspaceId .. ':jobs', id)
     redis.call('DEL', key)
   end

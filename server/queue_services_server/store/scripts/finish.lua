@@ -62,7 +62,7 @@ for n, id in ipairs(ids) do
   local due, rate_limited = now + tonumber(ARGV[i + 3]), ARGV[i + 4] == '1'
   local raw = owners[n] == batch_id and raws[n]
   if raw then
-    local job = cjson.decode(raw)
+    local job, body = decode_job(raw, id)
     if job.status == 'PROCESSING' and job.batch == batch_id then
       done[#done + 1] = id
       in_flight_drop[job.workspaceId] = (in_flight_drop[job.workspaceId] or 0) + 1
@@ -92,7 +92,7 @@ for n, id in ipairs(ids) do
         count(job.workspaceId, 'total')
       end
       writes[#writes + 1] = keys[n]
-      writes[#writes + 1] = cjson.encode(job)
+      writes[#writes + 1] = encode_job(job, body)
       local index = prefix .. ':state:' .. channel .. ':' .. job.status
       entered[index] = entered[index] or {}
       entered[index][#entered[index] + 1] = now

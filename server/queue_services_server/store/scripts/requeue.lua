@@ -15,7 +15,7 @@
 -- (record is then as it stands), -1 when there is no such job.
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {-1, false} end
-local job = cjson.decode(raw)
+local job, body = decode_job(raw, ARGV[1])
 local now = tonumber(ARGV[2])
 if ARGV[3] == 'retry' then
   if job.status ~= 'FAILED' then return {0, raw} end
@@ -31,7 +31,7 @@ end
 job.scheduledFor = now
 job.updatedAt = now
 enqueue(ARGV[4], job.channel, job.workspaceId, job.priority, ARGV[1], now)
-raw = cjson.encode(job)
+raw = encode_job(job, body)
 redis.call('SET', KEYS[1], raw, 'KEEPTTL')
 redis.call('LPUSH', KEYS[5], '1')
 redis.call('LTRIM', KEYS[5], 0, 0)

@@ -63,7 +63,7 @@ elseif channel_limited then
     for _, job in ipairs(jobs[batch]) do
       local raw = redis.call('GET', prefix .. ':job:' .. job)
       if raw then
-        if cjson.decode(raw).workspaceId == ws then used = used + counts[batch] end
+        if decode_job(raw, job).workspaceId == ws then used = used + counts[batch] end
         break
       end
     end

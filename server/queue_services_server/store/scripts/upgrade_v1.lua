@@ -19,7 +19,7 @@ local function place(id, due_of)
   looked = looked + 1
   local raw = redis.call('GET', prefix .. ':job:' .. id)
   if not raw then return end
-  local job = cjson.decode(raw)
+  local job = decode_job(raw, id)
   if job.status == 'SCHEDULED' then
     enqueue(prefix, channel, job.workspaceId, job.priority, id, due_of or job.scheduledFor)
   end
