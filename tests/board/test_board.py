@@ -185,7 +185,7 @@ def take(redis: redis_lib.Redis, job_id: str, *, slot: bool) -> None:
     `slot`, when the job's send slot comes (it is then on its way to the provider)."""
     record = set_status(redis, job_id, "PROCESSING")
     redis.zrem(KEYS.workspace_schedule("sms", record.workspace_id, "normal"), job_id)
-    redis.zrem(KEYS.state("sms", "SCHEDULED"), job_id)
+    redis.decr(KEYS.scheduled_count("sms"))
     redis.zadd(KEYS.state("sms", "PROCESSING"), {job_id: 1})
     if slot:
         redis.sadd(KEYS.sending("sms"), job_id)

@@ -188,7 +188,7 @@ def test_a_full_life_of_jobs_writes_only_keys_that_keyspace_names(tmp_path: Path
         KEYS.due("sms", "normal"),
         KEYS.workspace_jobs("ws-a"),
         KEYS.workspace_jobs("ws-b"),
-        KEYS.state("sms", "SCHEDULED"),
+        KEYS.scheduled_count("sms"),
         KEYS.state("sms", "COMPLETED"),
         KEYS.state("sms", "FAILED"),
         KEYS.state("email", "COMPLETED"),

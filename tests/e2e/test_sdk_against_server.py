@@ -95,7 +95,7 @@ def test_same_idempotency_key_schedules_once(queue: QueueService, redis: redis_l
 
     assert second.job_id == first.job_id
     assert second.duplicate is True
-    assert redis.zcard(KEYS.state("sms", "SCHEDULED")) == 1
+    assert int(redis.get(KEYS.scheduled_count("sms")) or 0) == 1
     with pytest.raises(ConflictError):
         queue.schedule_sms("+14155550123", "Other", workspace_id="ws-1", idempotency_key="k-1")
 

@@ -16,6 +16,7 @@ from queue_services_server.store.jobs import JobStore
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.operations import ActionOutcome, OperatorStore
 from queue_services_server.store.records import STATUSES
+from queue_services_server.store.schedules import scheduled_in_due_order
 from tests.server.test_dispatch import job, now_ms
 
 KEYS = KeySpace("qs")
@@ -42,11 +43,18 @@ async def finish(delivery: DeliveryStore, batch_id: str, outcomes: list[JobOutco
 
 
 def statuses_in_indexes(redis: redis_lib.Redis) -> dict[str, str]:
+    """Where each job is: in a status index, or (SCHEDULED) on a schedule, which the SCHEDULED
+    count must then count."""
     where: dict[str, str] = {}
-    for status in STATUSES:
-        for member in redis.zrange(KEYS.state("sms", status), 0, -1):
-            assert member.decode() not in where, f"{member!r} is in two status indexes"
-            where[member.decode()] = status
+    places = {status: [KEYS.state("sms", status)] for status in STATUSES if status != "SCHEDULED"}
+    places["SCHEDULED"] = [key.decode() for key in redis.scan_iter(KEYS.prefix + ":schedule:*")]
+    for status, indexes in places.items():
+        for index in indexes:
+            for member in redis.zrange(index, 0, -1):
+                assert member.decode() not in where, f"{member!r} is in two status indexes"
+                where[member.decode()] = status
+    scheduled = sum(1 for status in where.values() if status == "SCHEDULED")
+    assert int(redis.get(KEYS.scheduled_count("sms")) or 0) == scheduled
     return where
 
 
@@ -100,6 +108,34 @@ async def test_pages_are_newest_first_and_filters_apply(
     assert rest.next_offset is None
     assert {r.workspace_id for r in only_b.jobs} == {"ws-b"}
     assert len(only_b.jobs) == 3
+
+
+async def test_scheduled_jobs_are_listed_next_due_first_across_workspaces_and_priorities(
+    stores: tuple[JobStore, DeliveryStore, OperatorStore], redis_server: EmbeddedRedis
+) -> None:
+    now = now_ms()
+    jobs, _, operator = stores
+    # one workspace's big campaign due soon, others' few jobs spread among and after it
+    created = [job("ws-a", i, due=now + 60_000 + i * 10) for i in range(300)]
+    created += [job("ws-b", i, due=now + 60_005 + i * 700) for i in range(8)]
+    created += [job("ws-c", i, due=now + 50_000 + i * 3_000, priority="high") for i in range(5)]
+    created += [job("ws-a", i, due=now + 59_000 + i, priority="low") for i in range(3)]
+    await jobs.create(created)
+    by_due = [record.id for record in sorted(created, key=lambda r: (r.scheduled_for, r.id))]
+
+    pages, offset = [], 0
+    while True:
+        page = await operator.page("sms", "SCHEDULED", offset=offset, limit=37)
+        assert page.total == len(created)
+        pages += [record.id for record in page.jobs]
+        if page.next_offset is None:
+            break
+        offset = page.next_offset
+
+    assert pages == by_due
+    client = aioredis.Redis.from_url(redis_server.url)
+    assert await scheduled_in_due_order(client, KEYS, "sms", 12) == by_due[:12]
+    await client.aclose()
 
 
 async def test_retry_send_now_and_their_refusals(

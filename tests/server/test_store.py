@@ -128,13 +128,13 @@ async def test_create_stores_records_as_laid_out_in_keys_py(
     assert redis.zscore(SCHEDULE, "job-1") == NOW + 60_000
     assert redis.zscore(KEYS.due("sms", "normal"), "ws-1") == NOW + 60_000
     assert redis.zscore(KEYS.workspace_jobs("ws-1"), "job-1") == NOW
-    assert redis.zscore(KEYS.state("sms", "SCHEDULED"), "job-1") == NOW
+    assert redis.get(KEYS.scheduled_count("sms")) == b"1"
     expected = (
         KEYS.job("job-1"),
         SCHEDULE,
         KEYS.due("sms", "normal"),
         KEYS.workspace_jobs("ws-1"),
-        KEYS.state("sms", "SCHEDULED"),
+        KEYS.scheduled_count("sms"),
         KEYS.backlog(),
     )
     assert sorted(redis.keys("*")) == sorted(k.encode() for k in expected)

@@ -191,7 +191,7 @@ class JobStore:
                         record.channel, record.workspace_id, record.priority
                     ),
                     self._keys.workspace_jobs(record.workspace_id),
-                    self._keys.state(record.channel, record.status),
+                    self._keys.scheduled_count(record.channel),
                     campaign_key,
                     self._keys.wake(record.channel),
                 ]

@@ -34,10 +34,16 @@ key                                type    what it holds (who writes it)
 ``{p}:workspace:{ws}:jobs``        zset    every job of workspace ``ws``: member = job id, score =
                                            creation time in ms; the listing index behind
                                            ``GET /api/jobs`` (create_jobs.lua)
-``{p}:state:{ch}:{status}``        zset    jobs of a channel in one status: member = job id, score =
-                                           the time it entered the status (ms); counts by state
-                                           and the board's lists, with no scan (every script that
-                                           changes a status moves the job between these)
+``{p}:state:{ch}:{status}``        zset    jobs of a channel in one status past SCHEDULED
+                                           (PROCESSING, COMPLETED, FAILED, CANCELLED): member = job
+                                           id, score = the time it entered the status (ms); counts
+                                           by state, the board's lists and retention, with no scan
+                                           (every script that changes a status moves the job
+                                           between these)
+``{p}:scheduled-count:{ch}``       string  how many jobs of a channel are SCHEDULED: they are
+                                           listed by their schedules already, so a count is all
+                                           they need (every script that moves a job into or out
+                                           of SCHEDULED changes it)
 ``{p}:paused:{ch}``                string  present while an operator has paused the channel
 ``{p}:inflight:{ch}``              zset    jobs taken for sending: member = job id, score = lease
                                            expiry in ms; an expired lease (a killed worker) puts
@@ -102,6 +108,9 @@ key                                type    what it holds (who writes it)
 ``{p}:ready:{ch}``                 zset    with due jobs. Read only by the upgrade
                                            (``store/upgrade.py``), which moves their jobs into
                                            the layout above and deletes them
+``{p}:state:{ch}:SCHEDULED``       zset    earlier stores: the SCHEDULED jobs by time. The
+                                           upgrade adds its size to ``scheduled-count`` and
+                                           deletes it
 ``{p}:dramatiq:*``                 (many)  Dramatiq's own: the queues of batch messages
                                            (``send-sms-queue``, ``send-email-queue``), their
                                            acks and the workers' heartbeats (its RedisBroker)
@@ -168,6 +177,14 @@ class KeySpace:
     def state(self, channel: str, status: str) -> str:
         """The jobs of a channel in one status, by the time they entered it."""
         return f"{self.prefix}:state:{channel}:{status}"
+
+    def scheduled_count(self, channel: str) -> str:
+        """How many jobs of a channel are SCHEDULED."""
+        return f"{self.prefix}:scheduled-count:{channel}"
+
+    def legacy_scheduled_index(self, channel: str) -> str:
+        """Earlier stores: the SCHEDULED jobs of a channel by time (read by the upgrade only)."""
+        return self.state(channel, "SCHEDULED")
 
     def paused(self, channel: str) -> str:
         """Set while the channel is paused."""

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 
 from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
-from queue_services_server.store.records import CHANNELS, SCHEDULED
+from queue_services_server.store.records import CHANNELS
 from queue_services_server.store.schedules import count_due
 
 #: Upper bounds (s) of the batch-duration histogram buckets, as Prometheus expects them.
@@ -108,7 +108,7 @@ class MetricsStore:
                 pipe.hgetall(self._keys.rate_limit_counts(channel))
                 for bucket in buckets:
                     pipe.hmget(self._keys.series(channel, bucket), "sent", "failed", "rateLimited")
-                pipe.zcard(self._keys.state(channel, SCHEDULED))
+                pipe.get(self._keys.scheduled_count(channel))
                 pipe.zcard(self._keys.inflight(channel))
             replies = iter(await pipe.execute())
             due = await count_due(self._redis, self._keys, CHANNELS, now_ms)
@@ -120,7 +120,7 @@ class MetricsStore:
                 workspaces = _split(next(replies))
                 rate_limits = _split(next(replies))
                 series = [(bucket, *(_int(value) for value in next(replies))) for bucket in buckets]
-                waiting, in_flight = int(next(replies)), int(next(replies))
+                waiting, in_flight = int(next(replies) or 0), int(next(replies))
                 result[channel] = ChannelMetrics(
                     counters=counters,
                     durations=durations,

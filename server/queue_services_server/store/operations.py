@@ -1,8 +1,9 @@
 """OperatorStore: what an operator sees and does across workspaces: counts and lists by state,
 retry, send now, pause and resume a channel, clean old jobs.
 
-Every list is a page of a status index (``{p}:state:{ch}:{status}``): no scan of all jobs, so
-the board stays fast with millions stored.
+Every list is a page of a status index (``{p}:state:{ch}:{status}``), or for SCHEDULED jobs of
+the channel's schedules merged (next due first): no scan of all jobs, so the board stays fast
+with millions stored.
 """
 
 from __future__ import annotations
@@ -16,8 +17,14 @@ import redis.asyncio as aioredis
 from queue_services_server.store.connection import translate_redis_errors
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.lua import load_script
-from queue_services_server.store.records import CHANNELS, FINAL_STATUSES, STATUSES, JobRecord
-from queue_services_server.store.schedules import count_due
+from queue_services_server.store.records import (
+    CHANNELS,
+    FINAL_STATUSES,
+    SCHEDULED,
+    STATUSES,
+    JobRecord,
+)
+from queue_services_server.store.schedules import count_due, scheduled_in_due_order
 
 #: Jobs deleted per clean.lua call.
 CLEAN_CHUNK = 500
@@ -59,13 +66,16 @@ class OperatorStore:
             pipe = self._redis.pipeline(transaction=False)
             for channel in CHANNELS:
                 for status in STATUSES:
-                    pipe.zcard(self._keys.state(channel, status))
+                    if status == SCHEDULED:
+                        pipe.get(self._keys.scheduled_count(channel))
+                    else:
+                        pipe.zcard(self._keys.state(channel, status))
                 pipe.exists(self._keys.paused(channel))
             replies = iter(await pipe.execute())
             due = await count_due(self._redis, self._keys, CHANNELS, now_ms)
         result: dict[str, dict[str, int]] = {}
         for channel in CHANNELS:
-            counts = {status: int(next(replies)) for status in STATUSES}
+            counts = {status: int(next(replies) or 0) for status in STATUSES}
             counts["waiting"] = min(due[channel], counts["SCHEDULED"])
             counts["delayed"] = counts["SCHEDULED"] - counts["waiting"]
             counts["paused"] = int(next(replies))
@@ -81,19 +91,21 @@ class OperatorStore:
         limit: int,
         match: Callable[[JobRecord], bool] | None = None,
     ) -> Page:
-        """Jobs of one status, newest first; with `match`, only those it accepts (the page then
-        examines at most `FILTER_SCAN_BUDGET` jobs)."""
+        """Jobs of one status, newest first (SCHEDULED ones: the next due first); with `match`,
+        only those it accepts (the page then examines at most `FILTER_SCAN_BUDGET` jobs)."""
         index = self._keys.state(channel, status)
         found: list[JobRecord] = []
         with translate_redis_errors():
-            total = int(await self._redis.zcard(index))
+            if status == SCHEDULED:
+                total = int(await self._redis.get(self._keys.scheduled_count(channel)) or 0)
+            else:
+                total = int(await self._redis.zcard(index))
             position = offset
             step = limit if match is None else 200
             while (
                 len(found) < limit and position < total and position - offset < FILTER_SCAN_BUDGET
             ):
-                members = await self._redis.zrevrange(index, position, position + step - 1)
-                ids = [bytes(member).decode() for member in members]  # type: ignore[arg-type]
+                ids = await self._ids(channel, status, position, step)
                 if not ids:
                     break
                 raws = await self._redis.mget([self._keys.job(i) for i in ids])
@@ -108,6 +120,18 @@ class OperatorStore:
                             break
         return Page(found, total, position if position < total else None)
 
+    async def _ids(self, channel: str, status: str, position: int, count: int) -> list[str]:
+        """`count` ids of the jobs of one status from `position` on, in the page's order."""
+        if status == SCHEDULED:
+            merged = await scheduled_in_due_order(
+                self._redis, self._keys, channel, position + count
+            )
+            return merged[position:]
+        members = await self._redis.zrevrange(
+            self._keys.state(channel, status), position, position + count - 1
+        )
+        return [bytes(member).decode() for member in members]  # type: ignore[arg-type]
+
     async def _action(
         self, job_id: str, now_ms: int, action: str
     ) -> tuple[ActionOutcome, JobRecord | None]:
@@ -121,7 +145,7 @@ class OperatorStore:
                 self._keys.job(job_id),
                 self._keys.workspace_schedule(channel, job.workspace_id, job.priority),
                 self._keys.state(channel, "FAILED"),
-                self._keys.state(channel, "SCHEDULED"),
+                self._keys.scheduled_count(channel),
                 self._keys.wake(channel),
             ]
             ok, record_raw = await self._requeue(

@@ -9,6 +9,10 @@ run it when they start (before they claim anything), so the sequence is: stop th
 workers, start the new ones; the jobs scheduled before are delivered. Running it again, or from
 several workers at once, is harmless: each chunk is atomic, and a store with no v1 key costs a
 few commands.
+
+Stores made before SCHEDULED jobs were counted (``{p}:scheduled-count:{ch}``) kept them in an
+index of their own, ``{p}:state:{ch}:SCHEDULED``; the same start adds its size to the count and
+deletes it (``count_scheduled.lua``, one atomic call per channel).
 """
 
 from __future__ import annotations
@@ -29,11 +33,17 @@ logger = logging.getLogger("queue_services.store.upgrade")
 
 
 async def upgrade_store(redis: aioredis.Redis, keys: KeySpace) -> int:
-    """Move every waiting job of layout v1 onto the current layout; returns how many job ids
-    were looked at (0 when the store was already current)."""
+    """Move every waiting job of layout v1 onto the current layout, and count the SCHEDULED
+    jobs of an index of their own; returns how many v1 job ids were looked at (0 when the store
+    had no v1 key)."""
     script = load_script(redis, "upgrade_v1.lua")
+    count_scheduled = load_script(redis, "count_scheduled.lua")
     total = 0
     with translate_redis_errors():
+        for channel in CHANNELS:
+            index = [keys.legacy_scheduled_index(channel), keys.scheduled_count(channel)]
+            if counted := int(await count_scheduled(keys=index)):
+                logger.info("store upgraded: %d SCHEDULED %s jobs counted", counted, channel)
         for channel in CHANNELS:
             fixed = [keys.legacy_schedule(channel), keys.legacy_ready(channel)]
             args: list[str | int] = [keys.prefix, channel, UPGRADE_CHUNK]

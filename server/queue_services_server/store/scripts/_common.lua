@@ -32,6 +32,34 @@ local function encode_job(job, body)
   return fields .. '\n' .. body
 end
 
+-- leave_status(prefix, channel, status, ids) / enter_status(prefix, channel, status, ids, now):
+--   jobs of a channel leave or enter a status's index, {p}:state:{ch}:{status} (entered at
+--   `now`); SCHEDULED has a count instead, {p}:scheduled-count:{ch}, since its jobs are on
+--   their schedules already. Called by every script that changes a status, with the jobs
+--   whose status it changed.
+local function leave_status(prefix, channel, status, ids)
+  if #ids == 0 then return end
+  if status == 'SCHEDULED' then
+    redis.call('DECRBY', prefix .. ':scheduled-count:' .. channel, #ids)
+  else
+    redis.call('ZREM', prefix .. ':state:' .. channel .. ':' .. status, unpack(ids))
+  end
+end
+
+local function enter_status(prefix, channel, status, ids, now)
+  if #ids == 0 then return end
+  if status == 'SCHEDULED' then
+    redis.call('INCRBY', prefix .. ':scheduled-count:' .. channel, #ids)
+    return
+  end
+  local scored = {}
+  for _, id in ipairs(ids) do
+    scored[#scored + 1] = now
+    scored[#scored + 1] = id
+  end
+  redis.call('ZADD', prefix .. ':state:' .. channel .. ':' .. status, unpack(scored))
+end
+
 -- notify(prefix, job, now): when the job has a callbackUrl, append its new status to the
 --   {p}:callbacks stream, which the workers' callback senders deliver (and then delete: the
 --   stream holds only what is still to deliver, so it is never trimmed; intake refuses jobs

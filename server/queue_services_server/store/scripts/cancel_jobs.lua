@@ -4,7 +4,8 @@
 -- ARGV[1]  'ids' or 'campaign'
 -- ARGV[2]  key prefix {p}: records {p}:job:{id}, and the keys a job's channel, workspace and
 --          priority name (its schedule, the due index and round by dequeue in _common.lua; the
---          status indexes {p}:state:{ch}:{status}; in flight: {p}:owner:{ch},
+--          status indexes {p}:state:{ch}:{status} and {p}:scheduled-count:{ch}; in flight:
+--          {p}:owner:{ch},
 --          {p}:sending:{ch}, {p}:inflight:{ch}, {p}:inflight-ws:{ch}; {p}:backlog,
 --          {p}:wake:{ch})
 -- ARGV[3]  now, ms since the epoch
@@ -65,8 +66,8 @@ local function cancel_all(ids)
         job.batch = nil
         wake[prefix .. ':wake:' .. channel] = true
       end
-      add(leave, prefix .. ':state:' .. channel .. ':' .. job.status, id)
-      add(enter, prefix .. ':state:' .. channel .. ':CANCELLED', id)
+      add(leave, channel .. '\0' .. job.status, id)
+      add(enter, channel, id)
       job.status = 'CANCELLED'
       job.updatedAt = now
       writes[#writes + 1] = keys[i]
@@ -80,14 +81,12 @@ local function cancel_all(ids)
     local channel, ws, priority = string.match(place, '^(.-)%z(.*)%z(.-)$')
     dequeue_many(prefix, channel, ws, priority, members)
   end
-  for key, members in pairs(leave) do redis.call('ZREM', key, unpack(members)) end
-  for key, members in pairs(enter) do
-    local scored = {}
-    for _, id in ipairs(members) do
-      scored[#scored + 1] = now
-      scored[#scored + 1] = id
-    end
-    redis.call('ZADD', key, unpack(scored))
+  for place, members in pairs(leave) do
+    local channel, status = string.match(place, '^(.-)%z(.*)$')
+    leave_status(prefix, channel, status, members)
+  end
+  for channel, members in pairs(enter) do
+    enter_status(prefix, channel, 'CANCELLED', members, now)
   end
   -- records carry no TTL (retention deletes them): MSET keeps what SET KEEPTTL would
   if #writes > 0 then redis.call('MSET', unpack(writes)) end

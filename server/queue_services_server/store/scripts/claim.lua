@@ -11,7 +11,8 @@
 -- KEYS[10..12]  {p}:round:{ch}:{high,normal,low}  zset  workspace -> place in the round
 -- KEYS[13] {p}:sending:{ch}         set     jobs given their send slot: a reclaimed one leaves it
 -- ARGV[1]  key prefix {p}: the workspace schedules {p}:schedule:{ch}:{ws}:{priority}, records
---          {p}:job:{id}, the status indexes {p}:state:{ch}:{status}, the pause flag
+--          {p}:job:{id}, the status indexes {p}:state:{ch}:{status} and the count
+--          {p}:scheduled-count:{ch} (leave_status / enter_status), the pause flag
 --          {p}:paused:{ch} and the metrics {p}:metrics:{ch}[:workspaces] are named from it,
 --          since which workspaces and jobs are touched is known only from the data
 -- ARGV[2]  channel
@@ -73,8 +74,8 @@ local function schedule_key(ws, priority)
   return prefix .. ':schedule:' .. channel .. ':' .. ws .. ':' .. priority
 end
 local function move(id, from, to)
-  redis.call('ZREM', prefix .. ':state:' .. channel .. ':' .. from, id)
-  redis.call('ZADD', prefix .. ':state:' .. channel .. ':' .. to, now, id)
+  leave_status(prefix, channel, from, {id})
+  enter_status(prefix, channel, to, {id}, now)
 end
 local function in_flight_of(ws, delta)
   local count = redis.call('HINCRBY', KEYS[3], ws, delta)
@@ -201,7 +202,7 @@ local function serve(priority)
         local keys = {}
         for i, id in ipairs(ids) do keys[i] = job_key(id) end
         local raws = redis.call('MGET', unpack(keys))
-        local writes, leases, owners, moved, entered = {}, {}, {}, {}, {}
+        local writes, leases, owners = {}, {}, {}
         for i, id in ipairs(ids) do
           local raw = raws[i]
           if raw then
@@ -217,9 +218,6 @@ local function serve(priority)
               leases[#leases + 1] = id
               owners[#owners + 1] = id
               owners[#owners + 1] = batch_id
-              moved[#moved + 1] = id
-              entered[#entered + 1] = now
-              entered[#entered + 1] = id
               notify(prefix, job, now)
               taken[#taken + 1] = id
             end
@@ -230,8 +228,8 @@ local function serve(priority)
           redis.call('MSET', unpack(writes))
           redis.call('ZADD', KEYS[1], unpack(leases))
           redis.call('HSET', KEYS[2], unpack(owners))
-          redis.call('ZREM', prefix .. ':state:' .. channel .. ':SCHEDULED', unpack(moved))
-          redis.call('ZADD', prefix .. ':state:' .. channel .. ':PROCESSING', unpack(entered))
+          leave_status(prefix, channel, 'SCHEDULED', taken)
+          enter_status(prefix, channel, 'PROCESSING', taken, now)
         end
       end
       turn = turn - #ids

@@ -6,7 +6,7 @@
 --   KEYS[k+1]  {p}:job:{id}                      string  the job record (written here if absent)
 --   KEYS[k+2]  {p}:schedule:{ch}:{ws}:{priority} zset    id -> due time, ms
 --   KEYS[k+3]  {p}:workspace:{ws}:jobs           zset    id -> creation time, ms (added here)
---   KEYS[k+4]  {p}:state:{channel}:SCHEDULED     zset    id -> creation time, ms (added here)
+--   KEYS[k+4]  {p}:scheduled-count:{channel}     string  the channel's SCHEDULED jobs (counted)
 --   KEYS[k+5]  {p}:campaign:{ws}:{campaign}      list    the id is appended (when ARGV[a+5]
 --                                                        is '1'; else this is KEYS[k+1] again)
 --   KEYS[k+6]  {p}:wake:{channel}                list    a token that wakes a sleeping dispatcher
@@ -33,7 +33,7 @@
 -- was used before".
 local prefix, max_backlog = ARGV[#ARGV - 2], tonumber(ARGV[#ARGV - 1])
 local wake_horizon = tonumber(ARGV[#ARGV])
-local results, wake = {}, {}
+local results, wake, scheduled = {}, {}, {}
 for i = 1, #KEYS / 6 do
   local k, a = 6 * (i - 1), 5 * (i - 1)
   local existing = redis.call('GET', KEYS[k + 1])
@@ -52,12 +52,13 @@ for i = 1, #KEYS / 6 do
     redis.call('SET', KEYS[k + 1], ARGV[a + 4])
     enqueue(prefix, channel, workspace, priority, id, due)
     redis.call('ZADD', KEYS[k + 3], created, id)
-    redis.call('ZADD', KEYS[k + 4], created, id)
+    scheduled[KEYS[k + 4]] = (scheduled[KEYS[k + 4]] or 0) + 1
     if ARGV[a + 5] == '1' then redis.call('RPUSH', KEYS[k + 5], id) end
     if due - created < wake_horizon then wake[KEYS[k + 6]] = true end
     results[i] = 1
   end
 end
+for key, n in pairs(scheduled) do redis.call('INCRBY', key, n) end
 for key in pairs(wake) do
   redis.call('LPUSH', key, '1')
   redis.call('LTRIM', key, 0, 0)

@@ -12,8 +12,8 @@
 -- KEYS[8]  {p}:inflight-ws:{ch}  hash    workspace -> jobs in flight
 -- KEYS[9]  {p}:sending:{ch}      set     jobs given their send slot: finished jobs leave it
 -- ARGV[1]  key prefix {p} (records {p}:job:{id}, events {p}:rate-events:{ws}:{ch}, status
---          indexes {p}:state:{ch}:{status}; a retried job goes back on its workspace's schedule,
---          enqueue in _common.lua)
+--          indexes {p}:state:{ch}:{status} and {p}:scheduled-count:{ch}; a retried job goes back
+--          on its workspace's schedule, enqueue in _common.lua)
 -- ARGV[2]  channel
 -- ARGV[3]  '1' if this is the batch's last call
 -- ARGV[4]  batch id: only jobs still PROCESSING in this batch are touched (a job whose lease
@@ -93,10 +93,8 @@ for n, id in ipairs(ids) do
       end
       writes[#writes + 1] = keys[n]
       writes[#writes + 1] = encode_job(job, body)
-      local index = prefix .. ':state:' .. channel .. ':' .. job.status
-      entered[index] = entered[index] or {}
-      entered[index][#entered[index] + 1] = now
-      entered[index][#entered[index] + 1] = id
+      entered[job.status] = entered[job.status] or {}
+      entered[job.status][#entered[job.status] + 1] = id
       notify(prefix, job, now)
       if rate_limited then
         counts.rateLimited = counts.rateLimited + 1
@@ -118,8 +116,8 @@ if #done > 0 then
   redis.call('ZREM', KEYS[1], unpack(done))
   redis.call('HDEL', KEYS[7], unpack(done))
   redis.call('SREM', KEYS[9], unpack(done))
-  redis.call('ZREM', prefix .. ':state:' .. channel .. ':PROCESSING', unpack(done))
-  for index, scored in pairs(entered) do redis.call('ZADD', index, unpack(scored)) end
+  leave_status(prefix, channel, 'PROCESSING', done)
+  for status, ids in pairs(entered) do enter_status(prefix, channel, status, ids, now) end
   -- records carry no TTL (retention deletes them): MSET keeps what SET KEEPTTL would
   redis.call('MSET', unpack(writes))
   for ws, n in pairs(in_flight_drop) do

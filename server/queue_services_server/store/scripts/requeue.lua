@@ -4,7 +4,7 @@
 -- KEYS[2]  {p}:schedule:{ch}:{ws}:{priority}  zset  its workspace's schedule: (re)placed there,
 --                                   due now (enqueue in _common.lua)
 -- KEYS[3]  {p}:state:{ch}:FAILED   zset    a retried job leaves it
--- KEYS[4]  {p}:state:{ch}:SCHEDULED zset   ... and joins this one
+-- KEYS[4]  {p}:scheduled-count:{ch} string ... and counts among the SCHEDULED again
 -- KEYS[5]  {p}:wake:{ch}           list    wakes a dispatcher
 -- ARGV[1]  job id
 -- ARGV[2]  now, ms
@@ -22,7 +22,7 @@ if ARGV[3] == 'retry' then
   job.status = 'SCHEDULED'
   backlog(ARGV[4], job.workspaceId, 1)
   redis.call('ZREM', KEYS[3], ARGV[1])
-  redis.call('ZADD', KEYS[4], now, ARGV[1])
+  redis.call('INCR', KEYS[4])
 else
   if job.status ~= 'SCHEDULED' or not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
     return {0, raw}
