@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 
 from queue_services_server.delivery.config import ChannelConfig
 from queue_services_server.delivery.pacer import ChannelPacer
+from queue_services_server.delivery.providers.base import NEW_CONNECTION_SETTLE_S
 from queue_services_server.settings import Settings
 from queue_services_server.store.keys import KeySpace
 from queue_services_server.store.pacing import LOST, NO_SLOT, PacingStore
@@ -237,3 +238,39 @@ async def test_a_process_behind_its_slots_takes_no_more_and_groups_go_in_the_ord
         pacer.slots("b3", "ws", "shared", [("b3-j", 0)], in_turn=False), timeout=1
     )
     assert given.slots[0] >= 0
+
+
+async def test_a_send_on_a_new_connection_goes_once_the_connection_has_settled() -> None:
+    # Given a pacer (its store is not asked: a send on time needs no new slot)
+    config = ChannelConfig.from_settings(Settings(sms_rate_limit=100), "sms")
+    pacer = ChannelPacer(PacingStore(aioredis.Redis(), KEYS, "sms"), config)
+    reslots: list[float] = []
+
+    async def reslot() -> float:
+        reslots.append(time.monotonic())
+        return time.monotonic() + 0.02
+
+    # Then every send starts early enough for a new connection to settle before its slot
+    assert pacer.lead_s() >= NEW_CONNECTION_SETTLE_S
+
+    # When a send's slot comes 10 ms after its new connection was made
+    connected = time.monotonic()
+    slot = connected + 0.01
+    await pacer.release(slot, reslot)(connected)
+
+    # Then it went no sooner than the connection settled, and, late for its slot, took another
+    assert time.monotonic() >= connected + NEW_CONNECTION_SETTLE_S
+    assert len(reslots) == 1
+    assert reslots[0] >= connected + NEW_CONNECTION_SETTLE_S
+
+    # And a send on a settled (or kept) connection goes at its slot, with no new one
+    settled = time.monotonic() - NEW_CONNECTION_SETTLE_S
+    slot = time.monotonic() + 0.02
+    await pacer.release(slot, reslot)(settled)
+    await pacer.release(time.monotonic() + 0.02, reslot)()
+    assert len(reslots) == 1
+
+    # And with no limit to keep, a new connection is used at once
+    started = time.monotonic()
+    await pacer.release(started, reslot, paced=False)(started)
+    assert time.monotonic() - started < NEW_CONNECTION_SETTLE_S / 2

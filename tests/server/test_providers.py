@@ -79,6 +79,25 @@ async def test_success_returns_the_receivers_message_id(
     assert request.headers["x-queue-signature"] == signature(b"s3cret", request.raw, timestamp)
 
 
+async def test_a_release_is_told_when_the_send_made_a_new_connection(
+    webhook: WebhookProvider, receiver: Receiver
+) -> None:
+    told: list[float | None] = []
+
+    async def release(connected_at: float | None = None) -> None:
+        told.append(connected_at)
+
+    before = time.monotonic()
+    await webhook.send(SMS, release=release)  # the first send makes the connection
+    await webhook.send(SMS, release=release)  # the second finds it kept open
+
+    assert len(receiver.received) == 2
+    first, second = told
+    assert first is not None
+    assert before <= first <= time.monotonic()
+    assert second is None
+
+
 def test_the_signature_is_hmac_sha256_of_timestamp_and_body() -> None:
     expected = hmac.new(b"k", b"1700000000.{}", hashlib.sha256).hexdigest()
 

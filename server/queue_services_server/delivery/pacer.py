@@ -4,9 +4,10 @@ limit in any second, and sees all of it while there is a backlog.
 A sender asks for the slots of a group of its jobs at once (one Redis call, `store/pacing.py`):
 each slot is a time on Redis's clock, spaced (1 s + margin) / N apart under a limit of N per
 second, checked against the channel's limit and the workspace's tier together. Each send starts
-a little before its slot (the lead: what making a connection has taken lately), and its provider
-holds the message itself until the slot (`Release`): for HTTP the connection is made and the
-headers written, and the body goes at the slot. A send that reaches its release later than a
+before its slot (the lead: what making a connection has taken lately, plus the time a new
+connection is given to settle, `NEW_CONNECTION_SETTLE_S`), and its provider holds the message
+itself until the slot (`Release`): for HTTP the connection is made and the headers written, and
+the body goes at the slot. A send that reaches its release later than a
 few ms after its slot (a connection slower than the lead) does not go late: it takes a new slot
 and waits for it, so no send ever arrives on top of the next second's.
 
@@ -41,7 +42,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
 from queue_services_server.delivery.config import LATE_AFTER_MS, PACING_HORIZON_MS, ChannelConfig
-from queue_services_server.delivery.providers.base import Release
+from queue_services_server.delivery.providers.base import NEW_CONNECTION_SETTLE_S, Release
 from queue_services_server.store.connection import StoreUnavailableError
 from queue_services_server.store.pacing import PacingStore, Slots
 
@@ -57,7 +58,8 @@ BEHIND_POLL_S = 0.005
 #: The lead is worked out again after this many new samples (at every one before that many).
 LEAD_EVERY_SAMPLES = 16
 
-#: Seconds: the least and the most lead a send gets.
+#: Seconds: the least and the most lead a send gets for making its connection (before the time a
+#: new connection is given to settle).
 MIN_LEAD_S = 0.002
 MAX_LEAD_S = 0.01
 
@@ -136,10 +138,14 @@ class ChannelPacer:
     def lead_s(self) -> float:
         """Seconds before its slot a send starts, so that its message is ready at the slot:
         twice what recent sends took from their start to their release (their connection and
-        headers), within `MIN_LEAD_S` and `MAX_LEAD_S`. A typical send, on a connection kept
-        open, needs little; one that needs a new, slow connection misses its slot and takes
-        another, which the bound on the lead keeps rare without making every send hold its
-        connection idle for long (which would take more connections, and more time to make)."""
+        headers), within `MIN_LEAD_S` and `MAX_LEAD_S`, plus `NEW_CONNECTION_SETTLE_S`, so that
+        a send that needs a new connection has it settled by its slot. A send on a connection
+        kept open holds it that much longer (at 100/s, 10 more connections); one whose new
+        connection is slow to make misses its slot and takes another, which the bound on the
+        first part keeps rare without every send holding its connection idle for long."""
+        return NEW_CONNECTION_SETTLE_S + self._connect_lead_s()
+
+    def _connect_lead_s(self) -> float:
         if not self._ready_s:
             return DEFAULT_LEAD_S
         fresh = self._ready_count - self._lead_samples
@@ -155,13 +161,19 @@ class ChannelPacer:
         """The `Release` of a send whose slot is at `at` (this process's monotonic clock): it
         returns at the slot; reached too late for it, it waits for the new slot `reslot` gives
         (raising what `reslot` raises when the job is no longer the batch's). Unless `paced`
-        is False: with no limit to keep, a late send goes when it is ready."""
+        is False: with no limit to keep, a late send goes when it is ready. A send on a new
+        connection goes no sooner than `NEW_CONNECTION_SETTLE_S` after it was made, so that a
+        provider that reads new connections late still reads it at its slot."""
         started = time.monotonic()
 
-        async def release() -> None:
+        async def release(connected_at: float | None = None) -> None:
             now = time.monotonic()
             self._ready_s.append(now - started)
             self._ready_count += 1
+            if paced and connected_at is not None and connected_at + NEW_CONNECTION_SETTLE_S > now:
+                # not settled yet: a message written now might be read after later slots'
+                await asyncio.sleep(connected_at + NEW_CONNECTION_SETTLE_S - now)
+                now = time.monotonic()
             if now <= at + LATE_AFTER_MS / 1000 or not paced:
                 if at > now:
                     await asyncio.sleep(at - now)

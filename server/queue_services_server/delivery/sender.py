@@ -278,9 +278,9 @@ class BatchSender:
         )
         released: list[float] = []
 
-        async def release_then_time() -> None:
+        async def release_then_time(connected_at: float | None = None) -> None:
             self._pacer.forget((batch.id, record.id))
-            await release()
+            await release(connected_at)
             released.append(time.monotonic())
             self._at_provider_since[token] = released[0]
 

@@ -4,6 +4,7 @@ slot, and reading an answer with a size cap, so a hostile endpoint cannot fill m
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -70,12 +71,44 @@ class ProviderClient:
         self._busy = [0] * len(self._clients)
 
     @contextlib.asynccontextmanager
-    async def stream(self, method: str, url: str, **options: Any) -> AsyncIterator[httpx.Response]:
-        """`httpx.AsyncClient.stream` on the least busy of the clients."""
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes,
+        release: Release | None = None,
+        headers: dict[str, str] | None = None,
+        **options: Any,
+    ) -> AsyncIterator[httpx.Response]:
+        """`httpx.AsyncClient.stream` of a request with `body`, on the least busy of the
+        clients. With `release`, the connection is made and the headers written at once, and
+        the body (its length declared, so the request is not chunked) goes when `release`
+        returns (told when a new connection was made for it, see `Release`): the provider has
+        the whole request at the slot, whatever the connection took."""
+        headers = dict(headers or {})
+        content: Any = body
+        if release is not None:
+            opened: list[float] = []
+
+            async def trace(event: str, info: dict[str, Any]) -> None:
+                # only a new connection is made (and, for https, its TLS started) for a request
+                if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+                    opened[:] = [time.monotonic()]
+
+            async def at_release() -> AsyncIterator[bytes]:
+                await release(opened[0] if opened else None)
+                yield body
+
+            content = at_release()
+            headers["Content-Length"] = str(len(body))
+            options["extensions"] = {**options.get("extensions", {}), "trace": trace}
         index = min(range(len(self._clients)), key=self._busy.__getitem__)
         self._busy[index] += 1
         try:
-            async with self._clients[index].stream(method, url, **options) as answer:
+            async with self._clients[index].stream(
+                method, url, content=content, headers=headers, **options
+            ) as answer:
                 yield answer
         finally:
             self._busy[index] -= 1
@@ -101,18 +134,3 @@ async def read_capped(answer: httpx.Response, limit: int = MAX_ANSWER_BYTES) -> 
         if size >= limit:
             break
     return b"".join(chunks).decode("utf-8", errors="replace")
-
-
-def paced_body(body: bytes, release: Release | None) -> tuple[Any, dict[str, str]]:
-    """The content and headers of a request whose body goes out at its slot: httpx makes the
-    connection and writes the headers at once, and the body (its length declared, so the
-    request is not chunked) only when `release` returns. The provider has the whole request at
-    the slot, whatever the connection took."""
-    if release is None:
-        return body, {}
-
-    async def at_release() -> AsyncIterator[bytes]:
-        await release()
-        yield body
-
-    return at_release(), {"Content-Length": str(len(body))}

@@ -11,14 +11,32 @@ The sending actor decides from the class alone; providers never retry by themsel
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-#: Awaited by a provider right before the message itself goes out (for HTTP: after the connection
-#: is made and the headers are written, before the body): it returns at the send's slot, so that
-#: the provider receives the message then, however long the connection took.
-Release = Callable[[], Awaitable[None]]
+
+class Release(Protocol):
+    """Awaited by a provider right before the message itself goes out (for HTTP: after the
+    connection is made and the headers are written, before the body): it returns at the send's
+    slot, so that the provider receives the message then, however long the connection took. A
+    provider that made a new connection for this send says when it was ready (`connected_at`,
+    `time.monotonic()`): it is then not used before it has settled (`NEW_CONNECTION_SETTLE_S`)."""
+
+    def __call__(self, connected_at: float | None = None) -> Awaitable[None]: ...
+
+
+#: Seconds a new connection is open before it carries a message that goes at its slot. A
+#: provider may read a new connection's request well after the connection was made: its listen
+#: queue is drained at the pace of its accept loop, a proxy in front accepts at once and connects
+#: to its backend, a server pauses before reading (the benchmark's `tests/faulty_provider.py`: a
+#: listen queue of 4 drained one accept per 10 ms reads up to 40 ms late; a 50 ms read delay,
+#: 50 ms). A message written at its slot on such a connection would land on the slots after its
+#: own; written this long after the connection was made, it lands at its slot. The pacer starts
+#: every paced send this much before its slot (`ChannelPacer.lead_s`), so a new connection has
+#: settled by then; one that has not (a connection slow to make) waits, misses its slot and
+#: takes another.
+NEW_CONNECTION_SETTLE_S = 0.1
 
 
 @dataclass(frozen=True)

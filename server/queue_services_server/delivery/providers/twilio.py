@@ -18,7 +18,6 @@ from queue_services._retries import parse_retry_after
 from queue_services_server.delivery.providers._http import (
     MIN_CONNECTIONS,
     ProviderClient,
-    paced_body,
     read_capped,
 )
 from queue_services_server.delivery.providers.base import (
@@ -81,17 +80,16 @@ class TwilioProvider:
         else:
             form["From"] = account.from_number or ""
         url = f"{self._base_url}/2010-04-01/Accounts/{account.account_sid}/Messages.json"
-        content, length = paced_body(urlencode(form).encode(), release)
         headers = {
             "I-Twilio-Idempotency-Token": message.job_id,
             "Content-Type": "application/x-www-form-urlencoded",
-            **length,
         }
         try:
             async with self._client.stream(
                 "POST",
                 url,
-                content=content,
+                body=urlencode(form).encode(),
+                release=release,
                 auth=(account.account_sid, account.auth_token),
                 headers=headers,
             ) as answer:

@@ -21,7 +21,6 @@ from queue_services_server.clock import now_s
 from queue_services_server.delivery.providers._http import (
     MIN_CONNECTIONS,
     ProviderClient,
-    paced_body,
     read_capped,
 )
 from queue_services_server.delivery.providers.base import (
@@ -84,9 +83,8 @@ class WebhookProvider:
             headers[SIGNATURE_HEADER] = signature(self._secret, body, now_s())
         url = self._base_url + PATHS[message.channel]
         try:
-            content, length = paced_body(body, release)
             async with self._client.stream(
-                "POST", url, content=content, headers={**headers, **length}
+                "POST", url, body=body, release=release, headers=headers
             ) as answer:
                 text = await read_capped(answer)
         except httpx.TimeoutException as exc:
