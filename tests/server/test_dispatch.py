@@ -617,4 +617,7 @@ async def test_sends_go_at_their_slots_and_one_late_to_its_release_takes_a_new_o
     times = sorted(provider.released.values())
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert min(gaps) >= 0.05 - 0.012  # the slots' spacing, less the release's tolerance
-    assert sender._pacer.late_sends == 1
+    slow = next(job_id for job_id in provider.released if job_id.endswith("-0"))
+    assert provider.released[slow] > min(times)  # it went after the others had begun
+    # (a send whose sleep a busy machine woke late takes a new slot too, so at least one)
+    assert sender._pacer.late_sends >= 1

@@ -3,6 +3,7 @@ owns each worker process's runtime) and the sending actors declared on it."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -93,6 +94,11 @@ class DeliveryMiddleware(Middleware):
             self._runtime.start()
 
         self._run_on_loop(start())
+        # What the process holds from here on (modules, settings, clients, the runtime) lives
+        # as long as it does: out of the collector's sight, a full collection is over in about
+        # 20 ms instead of 40 to 60 (measured at 100/s, 250 sends at a 2.5 s provider); each
+        # such pause held every send past its slot, and those sends took new slots.
+        gc.freeze()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         if self._runtime is not None:

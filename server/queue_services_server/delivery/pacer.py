@@ -58,6 +58,9 @@ BEHIND_POLL_S = 0.005
 #: The lead is worked out again after this many new samples (at every one before that many).
 LEAD_EVERY_SAMPLES = 16
 
+#: Answers of the pacing script whose timing is kept to map Redis's clock onto this process's.
+CLOCK_SAMPLES = 32
+
 #: Seconds: the least and the most lead a send gets for making its connection (before the time a
 #: new connection is given to settle).
 MIN_LEAD_S = 0.002
@@ -82,6 +85,8 @@ class ChannelPacer:
         self._expected: dict[object, float] = {}
         #: Groups asking for slots wait here for their turn, first come first served.
         self._turns = asyncio.Lock()
+        #: For recent answers: when it reached this process (monotonic s) less Redis's time in it.
+        self._clock_offsets: deque[float] = deque(maxlen=CLOCK_SAMPLES)
 
     async def slots(
         self,
@@ -101,6 +106,21 @@ class ChannelPacer:
             while self.behind():  # noqa: ASYNC110 (a poll: the slots pass by themselves)
                 await asyncio.sleep(BEHIND_POLL_S)
             return await self._reserve(batch_id, workspace_id, account, jobs)
+
+    def local_time(self, slot_ms: int, redis_now_ms: int, arrived: float) -> float:
+        """When the slot `slot_ms` (Redis's clock) comes on this process's monotonic clock, from
+        an answer that said Redis's time was `redis_now_ms` and reached this process at
+        `arrived`.
+
+        Each answer reaches the process some time after Redis read its clock (the way back and a
+        busy event loop: up to tens of ms), so `arrived - redis_now` overstates the offset
+        between the clocks by that time, a different amount each call. Mapped with each
+        answer's own figure, one group's slots would go later than another's by the
+        difference, and two groups could land closer than the spacing (101 in a second at a
+        limit of 100). The smallest figure of the recent answers is the one closest to the true
+        offset, and the same for every group."""
+        self._clock_offsets.append(arrived - redis_now_ms / 1000)
+        return slot_ms / 1000 + min(self._clock_offsets)
 
     def expect(self, send: object, at: float) -> None:
         """Count `send` as given the slot `at` (monotonic seconds) until `forget(send)`."""
@@ -159,7 +179,8 @@ class ChannelPacer:
 
     def release(self, at: float, reslot: Reslot, *, paced: bool = True) -> Release:
         """The `Release` of a send whose slot is at `at` (this process's monotonic clock): it
-        returns at the slot; reached too late for it, it waits for the new slot `reslot` gives
+        returns at the slot; reached too late for it, or woken too late by its sleep until it,
+        it waits for the new slot `reslot` gives
         (raising what `reslot` raises when the job is no longer the batch's). Unless `paced`
         is False: with no limit to keep, a late send goes when it is ready. A send on a new
         connection goes no sooner than `NEW_CONNECTION_SETTLE_S` after it was made, so that a
@@ -174,15 +195,23 @@ class ChannelPacer:
                 # not settled yet: a message written now might be read after later slots'
                 await asyncio.sleep(connected_at + NEW_CONNECTION_SETTLE_S - now)
                 now = time.monotonic()
-            if now <= at + LATE_AFTER_MS / 1000 or not paced:
+            if not paced:
                 if at > now:
                     await asyncio.sleep(at - now)
                 return
-            # Later than its slot (a connection slower than the lead, a busy process): going
-            # now would land this message on the slots given after its own. It waits for a slot
-            # of its own again.
-            self.late_sends += 1
-            again = await reslot()
-            await asyncio.sleep(max(again - time.monotonic(), 0))
+            slot = at
+            while True:
+                if now > slot + LATE_AFTER_MS / 1000:
+                    # Later than its slot (a connection slower than the lead, a busy process, a
+                    # sleep that woke late because the event loop was held up): going now would
+                    # land this message on the slots given after its own. It waits for a slot
+                    # of its own again.
+                    self.late_sends += 1
+                    slot = await reslot()
+                elif slot > now:
+                    await asyncio.sleep(slot - now)
+                else:
+                    return
+                now = time.monotonic()
 
         return release

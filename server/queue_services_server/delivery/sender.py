@@ -199,9 +199,8 @@ class BatchSender:
                 elif slot == NO_SLOT:
                     waiting.append(job)
                 else:
-                    wait_s = max(slot - given.now_ms, 0) / 1000
-                    batch.waits += wait_s > 0.001
-                    at = arrived + wait_s
+                    at = self._pacer.local_time(slot, given.now_ms, arrived)
+                    batch.waits += at - arrived > 0.001
                     key = (batch.id, job.id)
                     self._pacer.expect(key, at)
                     send = asyncio.create_task(
@@ -249,7 +248,7 @@ class BatchSender:
                 if slot == LOST:
                     raise _LeaseLostError(job.id)
                 if slot != NO_SLOT:
-                    return arrived + max(slot - given.now_ms, 0) / 1000
+                    return self._pacer.local_time(slot, given.now_ms, arrived)
                 await asyncio.sleep(max(given.wait_ms, 1) / 1000)
 
         async with limit, self._provider_room():
