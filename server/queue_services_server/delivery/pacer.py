@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -49,8 +50,9 @@ from queue_services_server.store.pacing import PacingStore, Slots
 #: Gives a send that missed its slot a new one: its time on this process's monotonic clock.
 Reslot = Callable[[], Awaitable[float]]
 
-#: Seconds of lead before the first sends have shown what their connections take.
-DEFAULT_LEAD_S = 0.01
+#: Seconds of lead (for making a connection) before the first sends have shown what their
+#: connections take: a process's first connections are its slowest (its HTTP client's set-up).
+DEFAULT_LEAD_S = 0.05
 
 #: Seconds between two looks at whether the sends given slots have caught up with them.
 BEHIND_POLL_S = 0.005
@@ -120,7 +122,9 @@ class ChannelPacer:
         limit of 100). The smallest figure of the recent answers is the one closest to the true
         offset, and the same for every group."""
         self._clock_offsets.append(arrived - redis_now_ms / 1000)
-        return slot_ms / 1000 + min(self._clock_offsets)
+        # A slot already past by then (the answer was slow to come back) goes at once: judged
+        # late, its send would take a new slot, as slow to come back, again and again.
+        return max(slot_ms / 1000 + min(self._clock_offsets), arrived)
 
     def expect(self, send: object, at: float) -> None:
         """Count `send` as given the slot `at` (monotonic seconds) until `forget(send)`."""
@@ -148,6 +152,9 @@ class ChannelPacer:
             window_ms=config.window_ms,
             horizon_ms=PACING_HORIZON_MS,
             burst=config.burst,
+            # the time a send needs before its slot: the first slots of an idle channel would
+            # otherwise come before it, and their sends, late, would take slots at the back
+            lead_ms=math.ceil(self.lead_s() * 1000),
         )
 
     async def hold(self, workspace_id: str, account: str, seconds: float) -> None:

@@ -318,14 +318,15 @@ class BatchSender:
 
     def room_at_provider(self) -> int:
         """Sends this process keeps at the provider at once, by Little's law: the rate times the
-        provider's latency, with a fifth more and a few, within its client's connections. A
+        time each holds its connection (the lead before its slot and the provider's latency),
+        with a fifth more and a few, within its client's connections. A
         provider slower than the slots, or this process's CPU, then makes sends wait here, in
         slot order, rather than in the HTTP client's pool, whose work per request grows with
         every connection it holds (measured: twice the throughput with 55 rather than 105)."""
         rate = self._config.rate_limit
         if rate <= 0 or self._latency_samples < LATENCY_SAMPLES_TO_SIZE:
             return self._max_connections
-        wanted = math.ceil(rate * self.latency_s * 1.2) + 5
+        wanted = math.ceil(rate * (self._pacer.lead_s() + self.latency_s) * 1.2) + 5
         return min(wanted, self._max_connections)
 
     @contextlib.asynccontextmanager

@@ -73,10 +73,12 @@ class PacingStore:
         window_ms: int,
         horizon_ms: int,
         burst: int = 1,
+        lead_ms: int = 0,
     ) -> Slots:
         """Slots for `jobs` ((job id, due time ms) of one batch of one workspace), no further
         ahead than `horizon_ms`, under `channel_limit` sends per `window_ms` (0: none), the
-        workspace's tier and any hold on `account`."""
+        workspace's tier and any hold on `account`; under a limit, none sooner than `lead_ms`
+        from now."""
         args: list[str | int] = [
             "reserve",
             batch_id,
@@ -85,6 +87,7 @@ class PacingStore:
             window_ms,
             horizon_ms,
             burst,
+            lead_ms,
         ]
         for job_id, not_before_ms in jobs:
             args += [job_id, not_before_ms]

@@ -18,6 +18,9 @@
 --   ARGV[5]  window, ms (the second of the limit plus the margin that absorbs jitter)
 --   ARGV[6]  horizon, ms: no slot is given further ahead than this
 --   ARGV[7]  burst: sends of the channel that may go back to back (1 = evenly spread)
+--   ARGV[8]  lead, ms: under a limit, no slot is given sooner than this from now, so that a send
+--            has the time to make (and settle) its connection before its slot (the sender
+--            starts that much early); without one, slots are at once
 --   then per job: id, not-before (its due time, ms)
 --   Returns {now, wait_ms, paced, slot1, slot2, ...}: paced is 1 if a limit applies (the
 --   channel's or the workspace's), else 0; then one entry per job, in order: its slot (ms, Redis's
@@ -50,7 +53,8 @@ local channel_limit, window = tonumber(ARGV[4]), tonumber(ARGV[5])
 local horizon, burst = tonumber(ARGV[6]), tonumber(ARGV[7])
 local tier = tonumber(redis.call('HGET', KEYS[5], ws) or '0')
 local result = {now, 0, 0}
-local first_job = 8
+local lead = tonumber(ARGV[8])
+local first_job = 9
 
 -- A limit: its log, its next free slot, how many per window, and the spacing between slots.
 local function limit_of(log, next_key, count)
@@ -101,7 +105,7 @@ for i = first_job, #ARGV, 2 do
   elseif stopped_wait then
     result[#result + 1] = -1
   else
-    local s = math.max(now, not_before)
+    local s = math.max(#limits > 0 and now + lead or now, not_before)
     local ok = true
     if channel then s = earliest(channel, s) end
     if workspace then
