@@ -89,6 +89,7 @@ class ChannelPacer:
         self._turns = asyncio.Lock()
         #: For recent answers: when it reached this process (monotonic s) less Redis's time in it.
         self._clock_offsets: deque[float] = deque(maxlen=CLOCK_SAMPLES)
+        self._clock_offset = 0.0  # the smallest of them
 
     async def slots(
         self,
@@ -109,10 +110,9 @@ class ChannelPacer:
                 await asyncio.sleep(BEHIND_POLL_S)
             return await self._reserve(batch_id, workspace_id, account, jobs)
 
-    def local_time(self, slot_ms: int, redis_now_ms: int, arrived: float) -> float:
-        """When the slot `slot_ms` (Redis's clock) comes on this process's monotonic clock, from
-        an answer that said Redis's time was `redis_now_ms` and reached this process at
-        `arrived`.
+    def local_time(self, slot_ms: int, arrived: float) -> float:
+        """When the slot `slot_ms` (Redis's clock) comes on this process's monotonic clock, for
+        a slot of the answer that reached this process at `arrived`.
 
         Each answer reaches the process some time after Redis read its clock (the way back and a
         busy event loop: up to tens of ms), so `arrived - redis_now` overstates the offset
@@ -120,11 +120,10 @@ class ChannelPacer:
         answer's own figure, one group's slots would go later than another's by the
         difference, and two groups could land closer than the spacing (101 in a second at a
         limit of 100). The smallest figure of the recent answers is the one closest to the true
-        offset, and the same for every group."""
-        self._clock_offsets.append(arrived - redis_now_ms / 1000)
+        offset, and the same for every group (`_reserve` takes one figure per answer)."""
         # A slot already past by then (the answer was slow to come back) goes at once: judged
         # late, its send would take a new slot, as slow to come back, again and again.
-        return max(slot_ms / 1000 + min(self._clock_offsets), arrived)
+        return max(slot_ms / 1000 + self._clock_offset, arrived)
 
     def expect(self, send: object, at: float) -> None:
         """Count `send` as given the slot `at` (monotonic seconds) until `forget(send)`."""
@@ -143,7 +142,7 @@ class ChannelPacer:
         self, batch_id: str, workspace_id: str, account: str, jobs: Sequence[tuple[str, int]]
     ) -> Slots:
         config = self._config
-        return await self._store.reserve(
+        given = await self._store.reserve(
             batch_id,
             workspace_id,
             account,
@@ -156,6 +155,10 @@ class ChannelPacer:
             # otherwise come before it, and their sends, late, would take slots at the back
             lead_ms=math.ceil(self.lead_s() * 1000),
         )
+        # one figure of the clocks' offset per answer (see `local_time`)
+        self._clock_offsets.append(time.monotonic() - given.now_ms / 1000)
+        self._clock_offset = min(self._clock_offsets)
+        return given
 
     async def hold(self, workspace_id: str, account: str, seconds: float) -> None:
         """Hold back `account`'s sends for `seconds` (the provider answered 429)."""

@@ -199,7 +199,7 @@ class BatchSender:
                 elif slot == NO_SLOT:
                     waiting.append(job)
                 else:
-                    at = self._pacer.local_time(slot, given.now_ms, arrived)
+                    at = self._pacer.local_time(slot, arrived)
                     batch.waits += at - arrived > 0.001
                     key = (batch.id, job.id)
                     self._pacer.expect(key, at)
@@ -248,7 +248,7 @@ class BatchSender:
                 if slot == LOST:
                     raise _LeaseLostError(job.id)
                 if slot != NO_SLOT:
-                    return self._pacer.local_time(slot, given.now_ms, arrived)
+                    return self._pacer.local_time(slot, arrived)
                 await asyncio.sleep(max(given.wait_ms, 1) / 1000)
 
         async with limit, self._provider_room():

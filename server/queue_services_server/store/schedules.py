@@ -27,22 +27,7 @@ async def count_due(
 ) -> dict[str, int]:
     """Per channel, the waiting jobs due by `now_ms` (waiting for their workspace's turn, for
     room in flight or for a tier). The caller translates Redis errors."""
-    pipe = redis.pipeline(transaction=False)
-    for channel in channels:
-        for priority in PRIORITIES:
-            pipe.zrange(keys.round(channel, priority), 0, DUE_WORKSPACES_EXAMINED - 1)
-            pipe.zrangebyscore(
-                keys.due(channel, priority), "-inf", now_ms, 0, DUE_WORKSPACES_EXAMINED
-            )
-    replies = iter(await pipe.execute())
-    schedules: list[tuple[str, str]] = []
-    for channel in channels:
-        for priority in PRIORITIES:
-            workspaces = {bytes(ws).decode() for ws in next(replies)}
-            workspaces |= {bytes(ws).decode() for ws in next(replies)}
-            schedules += [
-                (channel, keys.workspace_schedule(channel, ws, priority)) for ws in workspaces
-            ]
+    schedules = await _schedules(redis, keys, channels, due_by_ms=now_ms)
     counts = dict.fromkeys(channels, 0)
     if not schedules:
         return counts
@@ -65,16 +50,7 @@ async def scheduled_in_due_order(
     schedules of its workspaces (those of the first `DUE_WORKSPACES_EXAMINED` workspaces of each
     priority's round and due index). Costs about `count` entries read, in a few round trips.
     The caller translates Redis errors."""
-    pipe = redis.pipeline(transaction=False)
-    for priority in PRIORITIES:
-        pipe.zrange(keys.round(channel, priority), 0, DUE_WORKSPACES_EXAMINED - 1)
-        pipe.zrange(keys.due(channel, priority), 0, DUE_WORKSPACES_EXAMINED - 1)
-    replies = iter(await pipe.execute())
-    schedules: list[str] = []
-    for priority in PRIORITIES:
-        workspaces = {bytes(ws).decode() for ws in next(replies)}
-        workspaces |= {bytes(ws).decode() for ws in next(replies)}
-        schedules += [keys.workspace_schedule(channel, ws, priority) for ws in sorted(workspaces)]
+    schedules = [key for _, key in await _schedules(redis, keys, (channel,), due_by_ms=None)]
     if not schedules or count <= 0:
         return []
     # Each schedule is read a chunk at a time; the chunks are sized so that the first reads
@@ -110,3 +86,30 @@ async def scheduled_in_due_order(
             member, score = buffers[index].pop()
             heapq.heappush(heap, (score, bytes(member).decode(), index))
     return found
+
+
+async def _schedules(
+    redis: aioredis.Redis, keys: KeySpace, channels: tuple[str, ...], *, due_by_ms: int | None
+) -> list[tuple[str, str]]:
+    """(channel, schedule key) of the workspaces with waiting jobs: those in each priority's
+    round, and those of its due index (only those due by `due_by_ms`, if given), at most
+    `DUE_WORKSPACES_EXAMINED` of each, in one round trip."""
+    pipe = redis.pipeline(transaction=False)
+    for channel in channels:
+        for priority in PRIORITIES:
+            pipe.zrange(keys.round(channel, priority), 0, DUE_WORKSPACES_EXAMINED - 1)
+            due_by = "+inf" if due_by_ms is None else due_by_ms
+            pipe.zrangebyscore(
+                keys.due(channel, priority), "-inf", due_by, 0, DUE_WORKSPACES_EXAMINED
+            )
+    replies = iter(await pipe.execute())
+    schedules: list[tuple[str, str]] = []
+    for channel in channels:
+        for priority in PRIORITIES:
+            workspaces = {bytes(ws).decode() for ws in next(replies)}
+            workspaces |= {bytes(ws).decode() for ws in next(replies)}
+            schedules += [
+                (channel, keys.workspace_schedule(channel, ws, priority))
+                for ws in sorted(workspaces)
+            ]
+    return schedules
